@@ -1,0 +1,106 @@
+"""Figure 2: mean IoU over timesteps, one line per hyperparameter set, with bootstrap error bars."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+PNG_DPI = 200
+_FORMATS = {".png": "png", ".pdf": "pdf"}
+
+
+def _error_bars(name: str, frame: pd.DataFrame, error: str) -> np.ndarray:
+    """Return yerr for ``errorbar``: shape (N,) for a symmetric column, (2, N) for 'ci'."""
+    needed = ["timestep", "mean"] + (["ci_low", "ci_high"] if error == "ci" else [error])
+    for column in needed:
+        if column not in frame.columns:
+            raise ValueError(f"summary {name!r} lacks column {column!r} (has {list(frame.columns)})")
+    for column in needed[1:]:
+        data = frame[column].to_numpy(dtype=np.float64)
+        if not np.isfinite(data).all():
+            raise ValueError(f"summary {name!r} has non-finite values in column {column!r}")
+    mean = frame["mean"].to_numpy(dtype=np.float64)
+    if error != "ci":
+        yerr = frame[error].to_numpy(dtype=np.float64)
+        if (yerr < 0).any():
+            raise ValueError(f"summary {name!r} has negative values in error column {error!r}")
+        return yerr
+    yerr = np.stack([mean - frame["ci_low"].to_numpy(np.float64), frame["ci_high"].to_numpy(np.float64) - mean])
+    outside = np.flatnonzero((yerr < 0).any(axis=0))
+    if outside.size:
+        steps = frame["timestep"].to_numpy()[outside].tolist()
+        raise ValueError(f"summary {name!r}: mean lies outside [ci_low, ci_high] at timesteps {steps}")
+    return yerr
+
+
+def _save_atomically(figure: Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkstemp: its 0600 mode would survive os.replace; savefig creates the file under the umask.
+    temp_name = path.parent / f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}"
+    try:
+        fmt = _FORMATS[path.suffix.lower()]
+        # A fixed CreationDate keeps reruns byte-identical, so the workflow doesn't see spurious changes.
+        metadata = {"CreationDate": None} if fmt == "pdf" else None
+        figure.savefig(temp_name, format=fmt, dpi=PNG_DPI, metadata=metadata)
+        os.replace(temp_name, path)
+    except BaseException:
+        temp_name.unlink(missing_ok=True)
+        raise
+
+
+def plot_iou_over_time(
+    summaries: Mapping[str, pd.DataFrame],
+    out_paths: Sequence[Path],
+    *,
+    title: str,
+    ylabel: str = "mean IoU",
+    error: str = "boot_sd",
+) -> None:
+    """Draw ``mean`` against ``timestep`` for each summary (legend = mapping key) and save it.
+
+    ``summaries`` are tables as produced by ``pcgc.bootstrap.bootstrap_timesteps``. ``error`` is
+    the column used as symmetric error bars (default the bootstrap SD, the paper's error bars),
+    or ``'ci'`` for asymmetric bars spanning ``ci_low``..``ci_high``. Each of ``out_paths`` is
+    written atomically; its suffix picks the format (``.png`` at 200 dpi, or ``.pdf``).
+    """
+    if not summaries:
+        raise ValueError("summaries is empty: nothing to plot")
+    paths = [Path(p) for p in out_paths]
+    if not paths:
+        raise ValueError("out_paths is empty: nowhere to write the figure")
+    for path in paths:
+        if path.suffix.lower() not in _FORMATS:
+            raise ValueError(f"cannot infer figure format of {path}: suffix must be one of {sorted(_FORMATS)}")
+
+    prepared = []
+    for name, frame in summaries.items():
+        yerr = _error_bars(name, frame, error)
+        steps = frame["timestep"].to_numpy()
+        if not np.issubdtype(steps.dtype, np.integer):
+            raise ValueError(f"summary {name!r}: timestep column must be integer, got dtype {steps.dtype}")
+        if len(np.unique(steps)) != len(steps):
+            raise ValueError(f"summary {name!r}: repeated timesteps {steps.tolist()}")
+        order = np.argsort(steps)
+        yerr = yerr[..., order]
+        prepared.append((name, steps[order], frame["mean"].to_numpy(np.float64)[order], yerr))
+
+    figure = Figure(figsize=(5.0, 3.5), layout="constrained")
+    axes = figure.add_subplot()
+    for name, steps, mean, yerr in prepared:
+        axes.errorbar(steps, mean, yerr=yerr, marker="o", markersize=4, capsize=3, label=str(name))
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("timestep")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+
+    for path in paths:
+        _save_atomically(figure, path)

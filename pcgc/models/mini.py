@@ -1,0 +1,86 @@
+"""`mini`: a narrow VGG-style network with the same five-PCoder structure as PVGG16.
+
+It is the network of the offline demo world: small enough to train on a laptop CPU in about a
+minute, deep enough that every PCoder sits where PVGG16's does (the last ReLU of each of five
+blocks, each block halving the resolution).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pcgc.models.base import PCoderSpec, PredictiveCodingNetwork, split_sequential
+from pcgc.models.pvgg16 import IMAGENET_MEAN, IMAGENET_STD
+
+WIDTHS = (8, 16, 32, 64, 64)
+INPUT_SIZE = 96
+# Two conv+ReLU pairs per block, then a 2x2 max-pool: the ReLUs at 3, 8, 13, 18, 23.
+PCODERS = (
+    PCoderSpec("features.3", True, 0.20, 0.05, 0.01),
+    PCoderSpec("features.8", True, 0.40, 0.10, 0.01),
+    PCoderSpec("features.13", True, 0.40, 0.10, 0.01),
+    PCoderSpec("features.18", True, 0.50, 0.10, 0.01),
+    PCoderSpec("features.23", False, 0.60, 0.00, 0.01),
+)
+
+
+class MiniVGG(nn.Module):
+    """VGG's layout (features -> avgpool -> flatten -> classifier) at a fraction of its width."""
+
+    def __init__(self, num_classes: int, widths: tuple[int, ...] = WIDTHS) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels = 3
+        for width in widths:
+            layers += [
+                nn.Conv2d(in_channels, width, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            in_channels = width
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(
+            nn.Linear(in_channels, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, num_classes)
+        )
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def mini_pmodules(widths: tuple[int, ...] = WIDTHS) -> list[nn.Module]:
+    """Transposed convolutions that map each block back to the resolution of the one below."""
+    pmodules: list[nn.Module] = [nn.ConvTranspose2d(widths[0], 3, kernel_size=5, stride=1, padding=2)]
+    for upper, lower in zip(widths[1:], widths[:-1]):
+        pmodules.append(
+            nn.Sequential(nn.ConvTranspose2d(upper, lower, kernel_size=6, stride=2, padding=2), nn.ReLU())
+        )
+    return pmodules
+
+
+def build_mini(num_classes: int) -> PredictiveCodingNetwork:
+    backbone = MiniVGG(num_classes)
+    cut_after = [int(spec.module.split(".")[1]) for spec in PCODERS]
+    stages = split_sequential(backbone.features, cut_after)
+    head = nn.Sequential(
+        backbone.features[cut_after[-1] + 1 :], backbone.avgpool, nn.Flatten(1), backbone.classifier
+    )
+    return PredictiveCodingNetwork(
+        name="mini",
+        backbone=backbone,
+        stages=stages,
+        head=head,
+        pmodules=mini_pmodules(),
+        pcoders=PCODERS,
+        num_classes=num_classes,
+        input_size=INPUT_SIZE,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+    )
