@@ -65,6 +65,11 @@ class HyperParameters:
         b, l, a = zip(*values)
         return cls(b, l, a)
 
+    @classmethod
+    def from_config(cls, entry: dict) -> "HyperParameters":
+        """A `hyperparameters.<name>` entry of the workflow config ({beta, lambda, alpha} lists)."""
+        return cls(tuple(entry["beta"]), tuple(entry["lambda"]), tuple(entry["alpha"]))
+
     def as_dict(self) -> dict[str, list[float]]:
         return {"beta": list(self.beta), "lambda": list(self.lam), "alpha": list(self.alpha)}
 
@@ -244,9 +249,10 @@ class PCDynamics:
         for n in range(frozen_prefix, count):
             drive = self.net.stages[n](below)
             beta, lam, alpha = coefficients.pcoder(n, drive)
-            rep = beta * drive + (1 - beta - lam) * state.reps[n]
             if self.net.pcoders[n].has_feedback:
-                rep = rep + lam * state.predictions[n + 1]
+                rep = beta * drive + lam * state.predictions[n + 1] + (1 - beta - lam) * state.reps[n]
+            else:  # nothing above: lambda has no effect and the memory weight is 1 - beta
+                rep = beta * drive + (1 - beta) * state.reps[n]
             needs_gradient = bool((coefficients.alpha[:, n] != 0).any())
             if needs_gradient:
                 if state.gradients[n] is None:

@@ -136,6 +136,15 @@ def test_two_timesteps_by_hand_including_the_ordering():
         np.testing.assert_allclose(readout.logits.detach().flatten().numpy(), rep2, rtol=1e-12)
 
 
+def test_lambda_of_the_top_pcoder_has_no_effect(mini):
+    x = torch.randn(2, 3, 96, 96)
+    without = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.7), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
+    with_lambda = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.7), (0.05, 0.1, 0.1, 0.1, 0.3), (0.01,) * 5)
+    a = run_all(PCDynamics(mini), x, 2, without)
+    b = run_all(PCDynamics(mini), x, 2, with_lambda)
+    torch.testing.assert_close(a[2].logits, b[2].logits, rtol=0, atol=0)
+
+
 def test_batch_invariance(mini):
     x = torch.randn(5, 3, 96, 96)
     dynamics = PCDynamics(mini)

@@ -1,0 +1,47 @@
+"""pcgc: Grad-CAM of predictive-coding dynamics, scored against ImageNet-S masks.
+
+    world (demo data + trained weights, or ImageNet-S + fetched weights)
+      -> select_images -> noisy_inputs (per sigma) -> extract (per hyperparameter set x sigma)
+      -> iou -> bootstrap -> fig2
+
+Every stage's outputs depend only on its inputs and params; the params carry the config values the
+stage reads and a fingerprint of the pcgc code behind it, so editing either reruns exactly the
+stages it touches.
+"""
+
+import os
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+# The workflow's own pcgc, for this process and the jobs' scripts alike.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
+
+from pcgc.config import ConfigError, sigma_label, validate_config
+from pcgc.provenance import code_fingerprint
+
+
+configfile: "config.yaml"
+
+
+try:
+    config.update(validate_config(config))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+
+include: "rules/common.smk"
+include: "rules/world.smk"
+include: "rules/select.smk"
+include: "rules/inputs.smk"
+include: "rules/extract.smk"
+include: "rules/score.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand(RESULTS + "/bootstrap/{hps}/sigma{sigma}.csv", hps=HPS_NAMES, sigma=SIGMAS),
+        rules.fig2.output,

@@ -1,0 +1,51 @@
+"""HDF5 outputs that are complete or absent, with JSON-encoded metadata attributes."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import h5py
+import numpy as np
+
+STRING = h5py.string_dtype("utf-8")
+
+
+@contextmanager
+def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """Write `path` through a temporary file that replaces it only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        with h5py.File(tmp, "w") as handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json_attrs(node: h5py.HLObject, values: Mapping[str, Any]) -> None:
+    """Store each value as a JSON string attribute (readable from any HDF5 tool)."""
+    for key, value in values.items():
+        node.attrs[key] = json.dumps(value, sort_keys=True)
+
+
+def read_json_attr(node: h5py.HLObject, key: str, path: str | os.PathLike) -> Any:
+    if key not in node.attrs:
+        raise KeyError(f"{path}: attribute {key!r} missing (not a pcgc output, or an older format?)")
+    return json.loads(node.attrs[key])
+
+
+def string_array(values) -> np.ndarray:
+    return np.asarray([str(v) for v in values], dtype=object)
+
+
+def require_datasets(handle: h5py.File, names: list[str], path: str | os.PathLike) -> None:
+    missing = [name for name in names if name not in handle]
+    if missing:
+        raise KeyError(f"{path}: dataset(s) {missing} missing; found {sorted(handle)}")

@@ -1,0 +1,101 @@
+"""What produced an output: package versions, and a fingerprint of the code behind each stage.
+
+Snakemake reruns a job when its rule text, script or params change, but it does not look inside
+an imported package. Each rule therefore passes `code_fingerprint(<its stage module>)` as a param:
+a hash of the syntax trees of that module and of every `pcgc` module it imports, transitively. An
+edit that changes the code reruns the stage and everything downstream; an edit to comments or
+formatting only does not.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import platform
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+PACKAGE = "pcgc"
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def _find_source(module: str) -> Path | None:
+    """The source file of a pcgc module, found on disk without importing anything."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = PACKAGE_ROOT.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _source_path(module: str) -> Path:
+    path = _find_source(module)
+    if path is None:
+        raise ModuleNotFoundError(f"cannot find the source of module {module!r} under {PACKAGE_ROOT}")
+    return path
+
+
+def _imported_package_modules(module: str, tree: ast.AST) -> set[str]:
+    """Names of the pcgc modules that `module` imports (absolute or relative)."""
+    package = module if _source_path(module).name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            # `from pcgc.models import mini` may name a submodule as well as an attribute.
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if _find_source(name) is not None:
+                found.add(name)
+    return found
+
+
+@lru_cache(maxsize=None)
+def _module_closure(module: str) -> tuple[str, ...]:
+    seen: set[str] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse(_source_path(name).read_text(), filename=str(_source_path(name)))
+        pending.extend(_imported_package_modules(name, tree) - seen)
+        # A submodule import also runs its packages' __init__ modules.
+        parts = name.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) not in seen)
+    return tuple(sorted(seen))
+
+
+def code_fingerprint(*modules: str) -> str:
+    """SHA-256 over the syntax trees of `modules` and the pcgc modules they import."""
+    names = sorted({name for module in modules for name in _module_closure(module)})
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode())
+        digest.update(ast.dump(ast.parse(_source_path(name).read_text())).encode())
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the numbers."""
+    found = {"python": platform.python_version()}
+    for package in ("pcgc", "torch", "torchvision", "numpy", "h5py", "pandas", "pillow"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found

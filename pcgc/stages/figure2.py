@@ -1,0 +1,22 @@
+"""Stage: Figure 2, mean IoU over timesteps for several hyperparameter sets (one noise level)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from pcgc.figures import plot_iou_over_time
+
+
+def figure2(summaries: Mapping[str, Path], out_paths: Sequence[Path], *, threshold: float, sigma: float, error: str) -> None:
+    frames = {}
+    for name, path in summaries.items():
+        table = pd.read_csv(path)
+        rows = table[table["threshold"] == threshold]
+        if rows.empty:
+            raise ValueError(f"{path}: no rows for threshold {threshold}; thresholds present: {sorted(table['threshold'].unique())}")
+        frames[name] = rows.sort_values("timestep")
+    noise = "clean images" if sigma == 0 else f"Gaussian noise sigma = {sigma:g}"
+    plot_iou_over_time(frames, out_paths, title=f"Grad-CAM IoU over timesteps ({noise}, threshold {threshold:g})", error=error)

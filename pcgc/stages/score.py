@@ -1,0 +1,66 @@
+"""Stage: IoU of every image's Grad-CAM with its object mask, per timestep and threshold.
+
+Output table (Parquet), one row per image x timestep x threshold:
+image_index, image_id, timestep, threshold, iou, correct (top-1 == Grad-CAM target), target_logit.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from pcgc.cam import normalize_cam
+from pcgc.h5io import require_datasets
+from pcgc.data.masks import IGNORE_ID
+from pcgc.metrics import iou
+
+log = logging.getLogger(__name__)
+
+
+def score_iou(extract_h5: Path, selection_h5: Path, thresholds: list[float], out_table: Path, chunk: int = 32) -> None:
+    with h5py.File(extract_h5, "r") as extraction, h5py.File(selection_h5, "r") as selection:
+        require_datasets(extraction, ["cam_raw", "image_id", "top1", "cam_target", "target_logit"], extract_h5)
+        require_datasets(selection, ["mask_ids", "class_id", "image_id"], selection_h5)
+        image_ids = extraction["image_id"].asstr()[:]
+        if list(image_ids) != list(selection["image_id"].asstr()[:]):
+            raise ValueError(f"{extract_h5}: its images are not those of {selection_h5}")
+        count, states = extraction["cam_raw"].shape[:2]
+        height, width = selection["mask_ids"].shape[1:]
+        scores = np.empty((len(thresholds), count, states), dtype=np.float64)
+        for start in range(0, count, chunk):
+            stop = min(start + chunk, count)
+            maps = normalize_cam(torch.from_numpy(extraction["cam_raw"][start:stop]), (height, width)).numpy()
+            ids = selection["mask_ids"][start:stop].astype(np.int32)[:, None]
+            classes = selection["class_id"][start:stop].reshape(-1, 1, 1, 1)
+            scores[:, start:stop] = iou(maps, ids == classes, ids != IGNORE_ID, thresholds)
+        correct = extraction["top1"][:] == extraction["cam_target"][:][:, None]
+        target_logit = extraction["target_logit"][:]
+    empty = np.argwhere(np.isnan(scores))
+    if len(empty):
+        # Selection guarantees a non-empty object, so an empty union cannot happen: say so loudly.
+        raise ValueError(f"{extract_h5}: IoU undefined (empty union) at {len(empty)} (threshold, image, timestep) positions")
+    grid_threshold, grid_image, grid_t = np.meshgrid(
+        np.arange(len(thresholds)), np.arange(count), np.arange(states), indexing="ij"
+    )
+    table = pd.DataFrame(
+        {
+            "image_index": grid_image.ravel(),
+            "image_id": image_ids[grid_image.ravel()],
+            "timestep": grid_t.ravel(),
+            "threshold": np.asarray(thresholds)[grid_threshold.ravel()],
+            "iou": scores.ravel(),
+            "correct": correct[grid_image.ravel(), grid_t.ravel()],
+            "target_logit": target_logit[grid_image.ravel(), grid_t.ravel()],
+        }
+    )
+    out_table.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_table.with_name(out_table.name + ".partial")
+    table.to_parquet(tmp, index=False)
+    tmp.replace(out_table)
+    for k, threshold in enumerate(thresholds):
+        log.info("threshold %g: mean IoU by timestep %s", threshold, " ".join(f"{v:.3f}" for v in scores[k].mean(0)))

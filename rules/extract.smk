@@ -1,0 +1,25 @@
+# extraction.device and extraction.batch_size are read by the script from the config: they change
+# how fast, not what, so changing them reruns nothing (results are batch-invariant by design).
+
+
+rule extract:
+    input:
+        inputs=rules.noisy_inputs.output[0],
+        selection=rules.select_images.output.h5,
+        backbone=WEIGHTS["backbone"],
+        pmodules=WEIGHTS["pmodules"],
+    output:
+        f"{RESULTS}/extract/{{hps}}/sigma{{sigma}}.h5",
+    params:
+        hps=lambda wildcards: config["hyperparameters"][wildcards.hps],
+        spec=config["model"]["spec"],
+        gradient_scaling=config["model"]["gradient_scaling"],
+        timesteps=config["dynamics"]["timesteps"],
+        code=code_fingerprint("pcgc.stages.extract"),
+    threads: workflow.cores
+    log:
+        log_path("extract/{hps}/sigma{sigma}"),
+    benchmark:
+        benchmark_path("extract/{hps}/sigma{sigma}")
+    script:
+        "../scripts/extract.py"

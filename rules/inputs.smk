@@ -1,0 +1,18 @@
+rule noisy_inputs:
+    input:
+        selection=rules.select_images.output.h5,
+    output:
+        f"{RESULTS}/inputs/sigma{{sigma}}.h5",
+    params:
+        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        space=config["noise"]["space"],
+        clip=config["noise"]["clip"],
+        seed=config["noise"]["seed"],
+        spec=config["model"]["spec"],
+        code=code_fingerprint("pcgc.stages.inputs"),
+    log:
+        log_path("noisy_inputs/sigma{sigma}"),
+    benchmark:
+        benchmark_path("noisy_inputs/sigma{sigma}")
+    script:
+        "../scripts/noisy_inputs.py"

@@ -1,0 +1,32 @@
+rule iou:
+    input:
+        extraction=rules.extract.output[0],
+        selection=rules.select_images.output.h5,
+    output:
+        f"{RESULTS}/iou/{{hps}}/sigma{{sigma}}.parquet",
+    params:
+        thresholds=config["iou"]["thresholds"],
+        code=code_fingerprint("pcgc.stages.score"),
+    log:
+        log_path("iou/{hps}/sigma{sigma}"),
+    benchmark:
+        benchmark_path("iou/{hps}/sigma{sigma}")
+    script:
+        "../scripts/iou.py"
+
+
+rule bootstrap:
+    input:
+        rules.iou.output[0],
+    output:
+        f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv",
+    params:
+        bootstrap=config["bootstrap"],
+        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        code=code_fingerprint("pcgc.stages.summarize"),
+    log:
+        log_path("bootstrap/{hps}/sigma{sigma}"),
+    benchmark:
+        benchmark_path("bootstrap/{hps}/sigma{sigma}")
+    script:
+        "../scripts/bootstrap.py"

@@ -1,0 +1,16 @@
+rule select_images:
+    input:
+        world=WORLD["root"],
+    output:
+        h5=f"{RESULTS}/selection/selection.h5",
+        table=f"{RESULTS}/selection/selection.csv",
+    params:
+        selection=config["selection"],
+        world=WORLD,
+        code=code_fingerprint("pcgc.stages.select"),
+    log:
+        log_path("select_images"),
+    benchmark:
+        benchmark_path("select_images")
+    script:
+        "../scripts/select_images.py"

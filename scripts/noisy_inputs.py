@@ -1,0 +1,24 @@
+"""Snakemake job: normalized network inputs at one noise level."""
+
+from pathlib import Path
+
+from pcgc.models import NORMALIZATION
+from pcgc.stages.inputs import write_inputs
+from pcgc.workflow import run_job
+
+
+def main() -> None:
+    mean, std = NORMALIZATION[snakemake.params.spec]
+    write_inputs(
+        Path(snakemake.input.selection),
+        Path(snakemake.output[0]),
+        sigma=snakemake.params.sigma,
+        space=snakemake.params.space,
+        clip=snakemake.params.clip,
+        seed=snakemake.params.seed,
+        mean=mean,
+        std=std,
+    )
+
+
+run_job(snakemake, main)

@@ -1,0 +1,31 @@
+"""Snakemake job: draw the analysed images and fix their pixels, masks and Grad-CAM targets."""
+
+from pathlib import Path
+
+from pcgc.data.geometry import Geometry
+from pcgc.data.imagenet_s import ImageNetS, read_class_list
+from pcgc.stages.select import select_images
+from pcgc.workflow import run_job
+
+
+def main() -> None:
+    world, selection = snakemake.params.world, snakemake.params.selection
+    classifier_wnids = (
+        read_class_list(world["categories"]) if world["classifier_wnids"] == "dataset" else None
+    )
+    dataset = ImageNetS(
+        world["root"], world["categories"], mapping_file=world["mapping"], classifier_wnids=classifier_wnids
+    )
+    select_images(
+        dataset,
+        n_images=selection["n_images"],
+        seed=selection["seed"],
+        geometry=Geometry(resize=selection["resize"], crop=selection["crop"]),
+        cam_target=selection["cam_target"],
+        out_h5=Path(snakemake.output.h5),
+        out_table=Path(snakemake.output.table),
+        description=world,
+    )
+
+
+run_job(snakemake, main)

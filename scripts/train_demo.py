@@ -1,0 +1,31 @@
+"""Snakemake job: train the demo world's `mini` PVGG (classifier, then feedback predictors)."""
+
+import json
+from pathlib import Path
+
+import torch
+
+from pcgc.data.geometry import Geometry
+from pcgc.data.imagenet_s import read_class_list
+from pcgc.training import TrainingConfig, train_demo_network
+from pcgc.workflow import run_job
+
+
+def main() -> None:
+    torch.set_num_threads(snakemake.threads)
+    world = Path(snakemake.input.world)
+    metrics = train_demo_network(
+        world,
+        read_class_list(world / "ImageNetS_categories_demo.txt"),
+        Geometry(resize=snakemake.params.resize, crop=snakemake.params.crop),
+        TrainingConfig(**snakemake.params.training),
+        Path(snakemake.output.backbone),
+        [Path(p) for p in snakemake.output.pmodules],
+    )
+    out = Path(snakemake.output.metrics)
+    tmp = out.with_name(out.name + ".partial")
+    tmp.write_text(json.dumps(metrics, indent=2))
+    tmp.replace(out)
+
+
+run_job(snakemake, main)
