@@ -1,8 +1,8 @@
 # The world the analysis runs on: images with masks, and the network's weights.
 # demo: both are built here, offline. (imagenet_s: a user's dataset and fetched weights.)
 
-DEMO_WORLD = f"{RESULTS}/demo/world"
-DEMO_WEIGHTS = f"{RESULTS}/demo/weights"
+DEMO_WORLD = f"{RESULTS}/world"
+DEMO_WEIGHTS = f"{RESULTS}/weights"
 NUM_PCODERS = 5
 
 
@@ -39,7 +39,7 @@ rule train_demo:
     output:
         backbone=f"{DEMO_WEIGHTS}/mini_backbone.pth",
         pmodules=[f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
-        metrics=f"{RESULTS}/demo/training.json",
+        metrics=f"{DEMO_WEIGHTS}/training.json",
     params:
         training=config["demo"]["training"],
         resize=config["selection"]["resize"],

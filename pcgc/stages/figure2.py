@@ -18,5 +18,8 @@ def figure2(summaries: Mapping[str, Path], out_paths: Sequence[Path], *, thresho
         if rows.empty:
             raise ValueError(f"{path}: no rows for threshold {threshold}; thresholds present: {sorted(table['threshold'].unique())}")
         frames[name] = rows.sort_values("timestep")
-    noise = "clean images" if sigma == 0 else f"Gaussian noise sigma = {sigma:g}"
-    plot_iou_over_time(frames, out_paths, title=f"Grad-CAM IoU over timesteps ({noise}, threshold {threshold:g})", error=error)
+    noise = "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
+    bars = "bootstrap SD" if error == "boot_sd" else "bootstrap percentile interval"
+    plot_iou_over_time(
+        frames, out_paths, title=f"Grad-CAM IoU, {noise}, threshold {threshold:g} (error bars: {bars})", error=error
+    )

@@ -1,0 +1,83 @@
+"""Running the Snakemake workflow from tests: a private copy of it, tiny configs, job plans."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "scripts", "pcgc")
+
+
+def copy_workflow(destination: Path) -> Path:
+    """A copy of the workflow that a test may edit (its own pcgc included) without touching the repo."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def default_config() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def tiny_config(**overrides: Any) -> dict[str, Any]:
+    """The default configuration shrunk to run end to end in about a minute on 2 CPU cores."""
+    config = default_config()
+    config["results"] = "results/tiny"
+    config["demo"].update(num_classes=3, train_per_class=16, val_per_class=4)
+    config["demo"]["training"].update(epochs=1, feedback_epochs=1, batch_size=16)
+    config["selection"]["n_images"] = 8
+    config["dynamics"]["timesteps"] = 2
+    config["bootstrap"]["resamples"] = 50
+    config["extraction"]["batch_size"] = 4
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        config[section][name] = value
+    return config
+
+
+def write_config(workdir: Path, config: dict[str, Any], name: str = "test.yaml") -> Path:
+    path = workdir / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(configfile), *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
+    """The jobs a dry run would execute, by rule: {} when there is nothing to be done."""
+    result = snakemake(workdir, configfile, "--dry-run")
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1]
+    jobs = {}
+    for line in table.splitlines()[3:]:
+        match = re.fullmatch(r"\s*(\w+)\s+(\d+)\s*", line)
+        if not match:
+            break
+        if match.group(1) != "total":
+            jobs[match.group(1)] = int(match.group(2))
+    return jobs
