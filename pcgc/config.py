@@ -65,6 +65,12 @@ def _semantic_errors(config: Mapping) -> list[str]:
                 )
     if config["world"] == "demo" and config["model"]["spec"] != "mini":
         messages.append(f"model.spec: the demo world trains the `mini` network, not {config['model']['spec']!r}")
+    if config["world"] == "imagenet_s" and config["model"]["spec"] != "pvgg16":
+        messages.append(f"model.spec: ImageNet-S runs the pretrained `pvgg16`, not {config['model']['spec']!r}")
+    for role in ("backbone", "feedback_archive"):
+        source = config["weights"][role]
+        if (source["url"] is None) == (source["path"] is None):
+            messages.append(f"weights.{role}: give exactly one of url and path (got url={source['url']!r}, path={source['path']!r})")
     if config["selection"]["crop"] > config["selection"]["resize"]:
         messages.append(
             f"selection.crop: {config['selection']['crop']} is larger than selection.resize "

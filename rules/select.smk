@@ -1,6 +1,6 @@
 rule select_images:
     input:
-        world=WORLD["root"],
+        unpack(world_files),
     output:
         h5=f"{RESULTS}/selection/selection.h5",
         table=f"{RESULTS}/selection/selection.csv",

@@ -1,22 +1,43 @@
 # The world the analysis runs on: images with masks, and the network's weights.
-# demo: both are built here, offline. (imagenet_s: a user's dataset and fetched weights.)
+#   demo:       both are built here, offline: a synthetic dataset in the ImageNet-S format and a
+#               `mini` PVGG trained on it.
+#   imagenet_s: the user's copy of ImageNet-S, and the published PVGG16 weights (fetch_weights).
 
+NUM_PCODERS = 5
 DEMO_WORLD = f"{RESULTS}/world"
 DEMO_WEIGHTS = f"{RESULTS}/weights"
-NUM_PCODERS = 5
-
+PVGG16_WEIGHTS = config["weights"]["directory"]
 
 if config["world"] == "demo":
     WORLD = {
         "root": DEMO_WORLD,
         "categories": f"{DEMO_WORLD}/ImageNetS_categories_demo.txt",
         "mapping": None,
-        "classifier_wnids": "dataset",
+        "subset": "validation",
+        "classifier": "dataset",  # the classifier's classes are the dataset's own
     }
     WEIGHTS = {
         "backbone": f"{DEMO_WEIGHTS}/mini_backbone.pth",
         "pmodules": [f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
     }
+else:
+    WORLD = {**config["imagenet_s"], "classifier": "imagenet1k"}
+    WEIGHTS = {
+        "backbone": f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth",
+        "pmodules": [
+            f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)
+        ],
+    }
+
+
+def world_files(wildcards):
+    """The dataset files a job reads: the images' folder, the class list and the mapping file."""
+    files = {"root": WORLD["root"]}
+    if config["world"] == "imagenet_s":
+        files["categories"] = WORLD["categories"]
+        if WORLD["mapping"] is not None:
+            files["mapping"] = WORLD["mapping"]
+    return files
 
 
 rule demo_world:
@@ -52,3 +73,23 @@ rule train_demo:
         benchmark_path("train_demo")
     script:
         "../scripts/train_demo.py"
+
+
+rule fetch_weights:
+    # Runs on the submitting host: compute nodes often have no internet. Point weights.*.path at
+    # local copies to fetch nothing at all.
+    localrule: True
+    output:
+        backbone=f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth",
+        pmodules=[f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        manifest=f"{PVGG16_WEIGHTS}/manifest.json",
+    params:
+        backbone=config["weights"]["backbone"],
+        feedback_archive=config["weights"]["feedback_archive"],
+        timeout=config["weights"]["timeout"],
+        retries=config["weights"]["retries"],
+        code=code_fingerprint("pcgc.fetch"),
+    log:
+        "resources/logs/fetch_weights.log",
+    script:
+        "../scripts/fetch_weights.py"

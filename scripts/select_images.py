@@ -10,11 +10,14 @@ from pcgc.workflow import run_job
 
 def main() -> None:
     world, selection = snakemake.params.world, snakemake.params.selection
-    classifier_wnids = (
-        read_class_list(world["categories"]) if world["classifier_wnids"] == "dataset" else None
-    )
+    # The demo network classifies the dataset's own classes; PVGG16 the 1000 ImageNet-1k classes.
+    classifier_wnids = read_class_list(world["categories"]) if world["classifier"] == "dataset" else None
     dataset = ImageNetS(
-        world["root"], world["categories"], mapping_file=world["mapping"], classifier_wnids=classifier_wnids
+        world["root"],
+        world["categories"],
+        subset=world["subset"],
+        mapping_file=world["mapping"],
+        classifier_wnids=classifier_wnids,
     )
     select_images(
         dataset,
