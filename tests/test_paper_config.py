@@ -1,0 +1,49 @@
+"""config/paper.yaml plans the whole paper DAG against a tree shaped like ImageNet-S919."""
+
+from __future__ import annotations
+
+import yaml
+
+from pcgc.config import validate_config
+from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, write_config
+
+
+def test_paper_config_is_the_papers_experiment():
+    config = validate_config(yaml.safe_load((REPO / "config/paper.yaml").read_text()))
+    assert config["world"] == "imagenet_s" and config["model"]["spec"] == "pvgg16"
+    assert config["selection"]["n_images"] == 2000 and config["selection"]["crop"] == 224
+    assert config["dynamics"]["timesteps"] == 10
+    assert config["noise"]["sigmas"] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    assert config["hyperparameters"]["hps_0"] == {
+        "beta": [0.2, 0.4, 0.4, 0.5, 0.6], "lambda": [0.05, 0.1, 0.1, 0.1, 0.0], "alpha": [0.01] * 5
+    }
+    assert config["hyperparameters"]["hps_1"] == {
+        "beta": [0.19, 0.7, 0.34, 0.7, 0.7], "lambda": [0.3, 0.3, 0.3, 0.0, 0.3], "alpha": [0.01, 0.0, 0.01, 0.01, 0.01]
+    }
+    assert config["bootstrap"]["resamples"] == 1000
+
+
+def test_paper_dag_is_planned_in_full(tmp_path):
+    workdir = copy_workflow(tmp_path / "workflow")
+    # Paths only: the dry run needs the dataset's files to exist, not their contents.
+    root = tmp_path / "ImageNetS919"
+    (root / "validation").mkdir(parents=True)
+    (root / "validation-segmentation").mkdir()
+    categories = tmp_path / "ImageNetS_categories_im919.txt"
+    categories.write_text("n01440764\nn01443537")
+    mapping = tmp_path / "ImageNetS_im919_mapping_validation.txt"
+    mapping.write_text("")
+    config = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    config["imagenet_s"].update(root=str(root), categories=str(categories), mapping=str(mapping))
+    config["weights"]["directory"] = str(tmp_path / "weights")
+    jobs = planned_jobs(workdir, write_config(workdir, config, "paper.yaml"))
+    assert jobs == {
+        "fetch_weights": 1,
+        "select_images": 1,
+        "noisy_inputs": 7,
+        "extract": 14,
+        "iou": 14,
+        "bootstrap": 14,
+        "fig2": 1,
+        "all": 1,
+    }
