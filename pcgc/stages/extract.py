@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import h5py
-import numpy as np
 import torch
 from tqdm import tqdm
 

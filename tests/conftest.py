@@ -1,0 +1,83 @@
+"""Fixtures shared by several test files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from pcgc.checkpoints import pmodule_filename
+from pcgc.fetch import sha256_file
+from pcgc.models import build_network
+
+PMODULE_NAMES = [pmodule_filename("pvgg16_imagenet_pretrained", k) for k in range(1, 6)]
+
+
+class CodeOnLoad:
+    """Unpickles by calling open(marker, 'w'): a harmless stand-in for code execution."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def _zip(path: Path, members: dict[str, Path]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for arcname, file in members.items():
+            zf.write(file, arcname)
+    return path
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory: pytest.TempPathFactory):
+    """PVGG16 files in the published formats, built once: ~550 MB backbone, ~340 MB predictors.
+
+    The values are PyTorch's default initialisation (seeded): random, but of a scale that the
+    network can run on, so the end-to-end test can use the same files.
+    """
+    root = tmp_path_factory.mktemp("published")
+    torch.manual_seed(0)
+    net = build_network("pvgg16", 1000)
+    backbone = root / "vgg16.pth"
+    torch.save(net.backbone.state_dict(), backbone)
+    backbone_sha = sha256_file(backbone)
+    # Served under torchvision's naming convention so the hash prefix comes from the name.
+    hashed_backbone = root / f"vgg16-{backbone_sha[:8]}.pth"
+    os.link(backbone, hashed_backbone)
+
+    pmodules = []
+    for name, pmodule in zip(PMODULE_NAMES, net.pmodules):
+        path = root / name
+        torch.save(pmodule.state_dict(), path)
+        pmodules.append(path)
+
+    wrong = root / "wrong" / PMODULE_NAMES[4]
+    wrong.parent.mkdir()
+    torch.save({"0.weight": torch.zeros(512, 512, 3, 3), "0.bias": torch.zeros(512)}, wrong)
+    marker = root / "code_ran.marker"
+    evil = root / "evil" / PMODULE_NAMES[4]
+    evil.parent.mkdir()
+    torch.save({"0.weight": CodeOnLoad(marker), "0.bias": torch.zeros(512)}, evil)
+
+    inner = {f"weights/{p.name}": p for p in pmodules}
+    first_four = dict(list(inner.items())[:4])
+    yield {
+        "backbone": backbone,
+        "hashed_backbone": hashed_backbone,
+        "backbone_sha": backbone_sha,
+        "pmodules": pmodules,
+        "pmodule_shas": [sha256_file(p) for p in pmodules],
+        "zip": _zip(root / "good.zip", inner),
+        "wrong_zip": _zip(root / "wrong.zip", {**first_four, f"weights/{wrong.name}": wrong}),
+        "evil_zip": _zip(root / "evil.zip", {**first_four, f"weights/{evil.name}": evil}),
+        "missing_zip": _zip(root / "missing.zip", dict(list(inner.items())[:3])),
+        "evil_file": evil,
+        "marker": marker,
+    }
+    shutil.rmtree(root)  # ~2 GB; pytest would keep it around for its last three sessions
