@@ -1,0 +1,62 @@
+"""Configuration validation: every problem is reported with the key at fault."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcgc.cli import main as cli
+from pcgc.config import ConfigError, sigma_label, validate_config
+from tests.workflow_helpers import REPO, default_config, write_config
+
+
+def test_the_shipped_configurations_are_valid():
+    validate_config(default_config())
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["hyperparameters"]["hps_1"]["beta"].__setitem__(0, 0.8), r"hyperparameters\.hps_1\.lambda\[0\]: beta \+ lambda = 0\.8 \+ 0\.3 > 1"),
+        (lambda c: c["hyperparameters"]["hps_0"]["alpha"].pop(), r"hyperparameters\.hps_0\.alpha: 4 values, but model mini has 5 PCoders"),
+        (lambda c: c["hyperparameters"]["hps_0"]["beta"].__setitem__(2, 1.5), r"hyperparameters\.hps_0\.beta\[2\]: 1\.5 is greater than the maximum of 1"),
+        (lambda c: c["noise"].__setitem__("sigmas", [-0.1]), r"noise\.sigmas\[0\]: -0\.1 is less than the minimum of 0"),
+        (lambda c: c["model"].__setitem__("spec", "vgg19"), r"model\.spec: 'vgg19' is not one of"),
+        (lambda c: c["model"].__setitem__("spec", "pvgg16"), r"model\.spec: the demo world trains the `mini` network"),
+        (lambda c: c["dynamics"].pop("timesteps"), r"dynamics\.timesteps: missing \(required key\)"),
+        (lambda c: c["iou"].__setitem__("thershold", 0.5), r"iou\.thershold: unknown key"),
+        (lambda c: c["figures"]["fig2"]["hyperparameter_sets"].append("hps_9"), r"figures\.fig2\.hyperparameter_sets\[2\]: 'hps_9' is not a set"),
+        (lambda c: c["figures"]["fig2"].__setitem__("sigma", 0.5), r"figures\.fig2\.sigma: 0\.5 is not one of noise\.sigmas"),
+        (lambda c: c["figures"]["fig2"].__setitem__("threshold", 0.3), r"figures\.fig2\.threshold: 0\.3 is not one of iou\.thresholds"),
+        (lambda c: c["selection"].__setitem__("n_images", 10_000), r"selection\.n_images: 10000 images asked for, but the demo world has only"),
+        (lambda c: c["selection"].__setitem__("crop", 128), r"selection\.crop: 128 is larger than selection\.resize"),
+        (lambda c: c["weights"]["backbone"].__setitem__("path", "/tmp/vgg16.pth"), r"weights\.backbone: give exactly one of url and path"),
+        (lambda c: c["extraction"].__setitem__("device", "gpu"), r"extraction\.device: 'gpu' does not match"),
+    ],
+)
+def test_invalid_values_name_their_key(edit, message):
+    config = default_config()
+    edit(config)
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_all_problems_are_reported_at_once():
+    config = default_config()
+    config["bootstrap"].pop("seed")
+    config["noise"]["sigmas"] = [-1.0]
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert "bootstrap.seed: missing" in str(error.value) and "noise.sigmas[0]" in str(error.value)
+
+
+def test_sigma_labels_are_stable_file_names():
+    assert [sigma_label(s) for s in (0, 0.0, 0.1, 0.25, 1.0)] == ["0", "0", "0.1", "0.25", "1"]
+
+
+def test_check_config_command(tmp_path, capsys):
+    assert cli(["check-config", str(REPO / "config.yaml"), str(REPO / "config/paper.yaml")]) == 0
+    config = default_config()
+    config["dynamics"]["timesteps"] = -1
+    bad = write_config(tmp_path, config)
+    assert cli(["check-config", str(bad)]) == 1
+    assert "dynamics.timesteps: -1 is less than the minimum of 0" in capsys.readouterr().err
