@@ -189,9 +189,12 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path, world):
     other = tmp_path / "other"
     generate_demo_world(other, dataclasses.replace(SMALL, seed=4))
     a, b = _tree_bytes(root), _tree_bytes(other)
-    images = [k for k in a if k.endswith(".JPEG")]
-    assert images and all(k in b for k in images)
-    assert all(a[k] != b[k] for k in images)
+    train = [k for k in a if k.startswith("train/")]
+    assert len(train) == 9 and all(a[k] != b[k] for k in train)
+    # Validation numbers are a seeded permutation too, so compare contents, not names.
+    val_a = {v for k, v in a.items() if k.startswith("validation/")}
+    val_b = {v for k, v in b.items() if k.startswith("validation/")}
+    assert len(val_a) == 6 and not val_a & val_b
 
 
 def test_validation_count_leaves_training_unchanged(tmp_path, world):
@@ -247,3 +250,55 @@ def test_invalid_config_names_the_field(field, value):
     kwargs[field] = value
     with pytest.raises(ValueError, match=field):
         DemoWorldConfig(**kwargs)
+
+
+# --- learnability -----------------------------------------------------------------------------------
+
+
+def _network_batch(config: DemoWorldConfig, stream: int, per_class: int):
+    """Images through Resize(96) + CenterCrop(96) and ImageNet normalisation, as the workflow does."""
+    import torch
+
+    images, labels = [], []
+    for class_index in range(config.num_classes):
+        for k in range(per_class):
+            image, _ = draw_sample(np.random.default_rng((stream, class_index, k)), class_index, config)
+            pil = Image.fromarray(image)
+            scale = 96 / min(pil.size)
+            pil = pil.resize((round(pil.width * scale), round(pil.height * scale)), Image.BILINEAR)
+            left, top = (pil.width - 96) // 2, (pil.height - 96) // 2
+            images.append(np.asarray(pil.crop((left, top, left + 96, top + 96))))
+            labels.append(class_index)
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    return (x - mean) / std, torch.tensor(labels)
+
+
+def test_mini_network_learns_the_shapes():
+    """A short training of the demo network must get well above chance on held-out images: the
+    class is in the pixels, and nothing but the shape carries it. (Measured: 82-95% for training
+    seeds 0-5 after these 14 epochs of ~25 steps; chance is 17%.)"""
+    import torch
+    import torch.nn.functional as F
+
+    from pcgc.models import build_network
+
+    config = DemoWorldConfig(seed=0)
+    x_train, y_train = _network_batch(config, 1000, 100)
+    x_val, y_val = _network_batch(config, 2000, 20)
+    torch.manual_seed(0)
+    net = build_network("mini", config.num_classes).backbone
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(14):
+        net.train()
+        for batch in torch.randperm(len(y_train), generator=generator).split(16):
+            loss = F.cross_entropy(net(x_train[batch]), y_train[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    net.eval()
+    with torch.no_grad():
+        accuracy = (net(x_val).argmax(1) == y_val).float().mean().item()
+    assert accuracy > 0.6, f"held-out top-1 {accuracy:.2f} after a short training (chance 0.17)"

@@ -1,14 +1,16 @@
 """The offline demo world: a synthetic shape-classification dataset in the ImageNet-S layout.
 
 Each image holds one object whose class is its shape (disk, square, triangle, ...). Colour, texture,
-size, position and rotation are drawn independently of the class, so only the shape tells the
-class apart. The object sits on a cluttered background (a smooth colour gradient with small strokes
+position and rotation are drawn independently of the class, and so is size, except that spiky shapes
+are capped below the largest size so that they fit in the centre crop: the shape is the cue. The
+object is always brighter than its dim, cluttered background (a smooth gradient with small strokes
 and blobs that belong to no class) and the whole image gets mild pixel noise.
 
 Masks are exact: the object is drawn once as a supersampled coverage map, the image is composited
 with that coverage, and the mask is read off the same coverage at 1x. Pixels the object covers
-fully carry its class id, uncovered pixels 0, and the partly covered boundary pixels the ignore id
-1000 (as ImageNet-S marks ambiguous pixels).
+fully carry its class id, uncovered pixels 0, and the boundary band the ignore id 1000 (as
+ImageNet-S marks ambiguous pixels): the partly covered pixels plus any fully covered pixel that
+touches an uncovered one, so that the band always separates object from background.
 
 The tree written by `generate_demo_world` is the ImageNet-S one (docs/imagenet-s.md), so the same
 reader handles the demo world and the real dataset:
@@ -56,13 +58,19 @@ _MAX_RADIUS_FRACTION = 0.55
 # The object's centre may move from the crop centre until its circumscribed circle pokes this far
 # (as a fraction of its radius) out of the crop.
 _ALLOWED_OVERHANG = 0.15
-# Minimal RGB distance between each fill colour of the object and the mean background colour, so
-# that every object is visible; colours are otherwise uniform and carry no class information.
-_MIN_CONTRAST = 70.0
+# Figure and ground differ in luminance with a fixed polarity: the object is always at least
+# _MIN_LUMA_CONTRAST grey levels brighter than the (dim, weakly tinted) background; hue and
+# saturation stay uniformly random. Measured with the mini network (Adam, 1800 training images):
+# with random polarity it sat at chance for 6-8 epochs, with this convention it passed 95% top-1
+# within 8-10 epochs. Polarity is the same for every class, so it carries no class information.
+_MIN_LUMA_CONTRAST = 60.0
+_BACKGROUND_GREY = (20.0, 140.0)
+_BACKGROUND_TINT = 25.0
+_BACKGROUND_SPREAD = 30.0
 _MAX_COLOUR_TRIES = 1000
 
-# Random streams: one per (split, class, image), so that counts of one split never change the
-# images of another, and growing a split only appends images.
+# Random streams: one per (split, class, image), so that the counts of one split never change the
+# other split, and growing a split only adds images (validation numbers are re-permuted, though).
 _STREAM_TRAIN = 0
 _STREAM_VALIDATION = 1
 _STREAM_VALIDATION_STEMS = 2
@@ -77,7 +85,8 @@ Primitive = tuple[str, Any, bool]
 
 
 def _regular(n: int, radius: float = 1.0, phase: float = -math.pi / 2) -> list[tuple[float, float]]:
-    return [(radius * math.cos(phase + 2 * math.pi * k / n), radius * math.sin(phase + 2 * math.pi * k / n)) for k in range(n)]
+    angles = [phase + 2 * math.pi * k / n for k in range(n)]
+    return [(radius * math.cos(a), radius * math.sin(a)) for a in angles]
 
 
 def _star(points: int, inner: float) -> list[tuple[float, float]]:
@@ -134,12 +143,13 @@ def _check_num_classes(value: object, field: str) -> None:
         raise ValueError(f"{field} must be an integer in [2, {MAX_CLASSES}] (one shape per class), got {value!r}")
 
 
+# Plain Python numbers only: the config is also written out as JSON.
 def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -163,8 +173,9 @@ class DemoWorldConfig:
     """Smallest object area, as a fraction of the centre crop (the central min(H, W) square)."""
     max_object_fraction: float = 0.45
     """Largest object area; spiky shapes are further capped so that they stay inside the crop."""
-    max_rotation_deg: float = 180.0
-    """Objects are rotated by a uniform angle in [-max_rotation_deg, max_rotation_deg]."""
+    max_rotation_deg: float = 45.0
+    """Objects are rotated by a uniform angle in [-max_rotation_deg, max_rotation_deg]. Mostly upright
+    objects, as in photographs; with 180 the mini network's training is much less reliable."""
     min_distractors: int = 4
     max_distractors: int = 10
     noise_std: float = 6.0
@@ -254,7 +265,9 @@ def _draw_primitives(
             draw.ellipse((px - r, py - r, px + r, py + r), fill=fill)
 
 
-def _coverage_counts(shape: str, cx: float, cy: float, radius: float, angle: float, height: int, width: int) -> np.ndarray:
+def _coverage_counts(
+    shape: str, cx: float, cy: float, radius: float, angle: float, height: int, width: int
+) -> np.ndarray:
     """Number of covered subpixels (0..SUPERSAMPLE**2) per pixel, as int32 (height, width)."""
     canvas = Image.new("L", (width * SUPERSAMPLE, height * SUPERSAMPLE), 0)
     _draw_primitives(ImageDraw.Draw(canvas), shape, cx, cy, radius, angle, SUPERSAMPLE)
@@ -283,10 +296,15 @@ def _mask_from_counts(counts: np.ndarray, class_id: int) -> np.ndarray:
     empty = counts == 0
     ids = np.full(counts.shape, BACKGROUND_ID, dtype=np.int32)
     ids[~empty] = IGNORE_ID
-    # An edge that falls exactly on a pixel border leaves no partly covered pixel; the fully covered
-    # pixels touching an empty one then form the band, so every boundary is marked.
+    # An edge that falls exactly on a pixel border (or a corner that cuts a pixel's corner) leaves
+    # a fully covered pixel next to an empty one; such pixels join the band, so that the band
+    # separates object from background everywhere, diagonals included.
     padded = np.pad(empty, 1, constant_values=False)
-    touches_empty = padded[:-2, 1:-1] | padded[2:, 1:-1] | padded[1:-1, :-2] | padded[1:-1, 2:]
+    height, width = counts.shape
+    touches_empty = np.zeros_like(empty)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            touches_empty |= padded[dy : dy + height, dx : dx + width]
     ids[full & ~touches_empty] = class_id
     return ids
 
@@ -295,22 +313,25 @@ def _mask_from_counts(counts: np.ndarray, class_id: int) -> np.ndarray:
 # Appearance
 
 
-def _random_colour(rng: np.random.Generator) -> np.ndarray:
-    return rng.uniform(0.0, 255.0, size=3)
+_LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def _contrasting_colour(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
+def _object_colour(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
+    """A uniformly random colour at least _MIN_LUMA_CONTRAST brighter than `background`."""
     for _ in range(_MAX_COLOUR_TRIES):
-        colour = _random_colour(rng)
-        if np.linalg.norm(colour - background) >= _MIN_CONTRAST:
+        colour = rng.uniform(0.0, 255.0, size=3)
+        if float((colour - background) @ _LUMA) >= _MIN_LUMA_CONTRAST:
             return colour
-    raise RuntimeError(f"no colour at distance >= {_MIN_CONTRAST} from {background} in {_MAX_COLOUR_TRIES} draws")
+    raise RuntimeError(
+        f"no colour {_MIN_LUMA_CONTRAST} grey levels brighter than {background} in {_MAX_COLOUR_TRIES} draws"
+    )
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth gradient between four corner colours near a random base colour; returns (image, base)."""
-    base = _random_colour(rng)
-    corners = np.clip(base + rng.uniform(-45.0, 45.0, size=(2, 2, 3)), 0.0, 255.0)
+    """A smooth gradient between four corner colours near a dim, weakly tinted base; returns (image, base)."""
+    grey = rng.uniform(*_BACKGROUND_GREY)
+    base = np.clip(grey + rng.uniform(-_BACKGROUND_TINT, _BACKGROUND_TINT, size=3), 0.0, 255.0)
+    corners = np.clip(base + rng.uniform(-_BACKGROUND_SPREAD, _BACKGROUND_SPREAD, size=(2, 2, 3)), 0.0, 255.0)
     ty = np.linspace(0.0, 1.0, height)[:, None, None]
     tx = np.linspace(0.0, 1.0, width)[None, :, None]
     top = corners[0, 0] * (1 - tx) + corners[0, 1] * tx
@@ -337,9 +358,9 @@ def _draw_distractors(rng: np.random.Generator, image: np.ndarray, count: int) -
 
 
 def _fill_texture(rng: np.random.Generator, height: int, width: int, background: np.ndarray) -> np.ndarray:
-    """An object fill: solid, stripes, checkerboard or linear gradient of two contrasting colours."""
-    first = _contrasting_colour(rng, background)
-    second = _contrasting_colour(rng, background)
+    """An object fill: solid, stripes, checkerboard or gradient of two colours brighter than the background."""
+    first = _object_colour(rng, background)
+    second = _object_colour(rng, background)
     kind = int(rng.integers(0, 4))
     angle = rng.uniform(0.0, math.pi)
     period = rng.uniform(6.0, 16.0)
@@ -387,7 +408,8 @@ def draw_sample(rng: np.random.Generator, class_index: int, config: DemoWorldCon
     angle = math.radians(rng.uniform(-config.max_rotation_deg, config.max_rotation_deg))
 
     background, base = _background(rng, height, width)
-    background = _draw_distractors(rng, background, int(rng.integers(config.min_distractors, config.max_distractors + 1)))
+    num_distractors = int(rng.integers(config.min_distractors, config.max_distractors + 1))
+    background = _draw_distractors(rng, background, num_distractors)
     fill = _fill_texture(rng, height, width, base)
 
     counts = _coverage_counts(shape, cx, cy, radius, angle, height, width)
@@ -408,8 +430,9 @@ def _stream(seed: int, *key: int) -> np.random.Generator:
 
 
 def _write_pair(image: np.ndarray, ids: np.ndarray, image_path: Path, mask_path: Path, quality: int) -> None:
-    Image.fromarray(image, mode="RGB").save(image_path, format="JPEG", quality=quality)
-    Image.fromarray(encode_mask(ids), mode="RGB").save(mask_path, format="PNG")
+    # (H, W, 3) uint8 arrays become RGB images; the mask is RGB too, as ImageNet-S's.
+    Image.fromarray(image).save(image_path, format="JPEG", quality=quality)
+    Image.fromarray(encode_mask(ids)).save(mask_path, format="PNG")
 
 
 def generate_demo_world(root: Path, config: DemoWorldConfig) -> dict[str, Any]:
@@ -424,8 +447,11 @@ def generate_demo_world(root: Path, config: DemoWorldConfig) -> dict[str, Any]:
     if root.exists():
         raise FileExistsError(f"demo world root {root} already exists; remove it or choose another path")
     partial = root.with_name(root.name + ".partial")
-    if partial.exists():
+    # Left over by an interrupted run: never a finished world, so it is safe to discard.
+    if partial.is_dir() and not partial.is_symlink():
         shutil.rmtree(partial)
+    elif partial.exists() or partial.is_symlink():
+        partial.unlink()
     partial.mkdir(parents=True)
 
     wnids = demo_wnids(config.num_classes)
@@ -434,7 +460,9 @@ def generate_demo_world(root: Path, config: DemoWorldConfig) -> dict[str, Any]:
     (partial / CLASS_NAMES_FILENAME).write_text(
         "".join(f"{wnid}\t{name}\n" for wnid, name in zip(wnids, names)), encoding="utf-8"
     )
-    (partial / CONFIG_FILENAME).write_text(json.dumps(asdict(config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (partial / CONFIG_FILENAME).write_text(
+        json.dumps(asdict(config), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
     for split in ("train", "validation"):
         for wnid in wnids:
@@ -457,6 +485,9 @@ def generate_demo_world(root: Path, config: DemoWorldConfig) -> dict[str, Any]:
             _write_pair(image, ids, partial / "validation" / wnid / f"{stem}.JPEG",
                         partial / "validation-segmentation" / wnid / f"{stem}.png", config.jpeg_quality)
 
+    # On POSIX a rename onto an empty directory would succeed silently; refuse that too.
+    if root.exists():
+        raise FileExistsError(f"demo world root {root} appeared during generation; the new tree is left at {partial}")
     os.rename(partial, root)
     return {
         "root": str(root),

@@ -2,7 +2,10 @@
 
 It is the network of the offline demo world: small enough to train on a laptop CPU in about a
 minute, deep enough that every PCoder sits where PVGG16's does (the last ReLU of each of five
-blocks, each block halving the resolution).
+blocks, each block halving the resolution). Its convolutions are batch-normalised (as in
+torchvision's vgg16_bn): without it this narrow network trained from scratch often stays at chance
+for many epochs. In eval mode a batch norm is a fixed per-channel affine map, so the dynamics and
+their per-image independence are unaffected.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from pcgc.models.pvgg16 import IMAGENET_MEAN, IMAGENET_STD
 
 WIDTHS = (8, 16, 32, 64, 64)
 INPUT_SIZE = 96
-# Two conv+ReLU pairs per block, then a 2x2 max-pool: the ReLUs at 3, 8, 13, 18, 23.
+# Two conv+BN+ReLU triples per block, then a 2x2 max-pool: the last ReLUs at 5, 12, 19, 26, 33.
 PCODERS = (
-    PCoderSpec("features.3", True, 0.20, 0.05, 0.01),
-    PCoderSpec("features.8", True, 0.40, 0.10, 0.01),
-    PCoderSpec("features.13", True, 0.40, 0.10, 0.01),
-    PCoderSpec("features.18", True, 0.50, 0.10, 0.01),
-    PCoderSpec("features.23", False, 0.60, 0.00, 0.01),
+    PCoderSpec("features.5", True, 0.20, 0.05, 0.01),
+    PCoderSpec("features.12", True, 0.40, 0.10, 0.01),
+    PCoderSpec("features.19", True, 0.40, 0.10, 0.01),
+    PCoderSpec("features.26", True, 0.50, 0.10, 0.01),
+    PCoderSpec("features.33", False, 0.60, 0.00, 0.01),
 )
 
 
@@ -35,8 +38,10 @@ class MiniVGG(nn.Module):
         for width in widths:
             layers += [
                 nn.Conv2d(in_channels, width, 3, padding=1),
+                nn.BatchNorm2d(width),
                 nn.ReLU(),
                 nn.Conv2d(width, width, 3, padding=1),
+                nn.BatchNorm2d(width),
                 nn.ReLU(),
                 nn.MaxPool2d(2),
             ]
