@@ -101,7 +101,7 @@ def plot_iou_over_time(
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("timestep")
     axes.set_ylabel(ylabel)
-    axes.set_title(title, fontsize="medium", wrap=True)
+    axes.set_title(title, fontsize="medium")
     axes.grid(True, alpha=0.3)
     axes.legend()
 

@@ -21,5 +21,5 @@ def figure2(summaries: Mapping[str, Path], out_paths: Sequence[Path], *, thresho
     noise = "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
     bars = "bootstrap SD" if error == "boot_sd" else "bootstrap percentile interval"
     plot_iou_over_time(
-        frames, out_paths, title=f"Grad-CAM IoU, {noise}, threshold {threshold:g} (error bars: {bars})", error=error
+        frames, out_paths, title=f"Grad-CAM IoU, {noise}, threshold {threshold:g}\nerror bars: {bars}", error=error
     )
