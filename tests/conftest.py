@@ -12,7 +12,17 @@ import torch
 
 from pcgc.checkpoints import pmodule_filename
 from pcgc.fetch import sha256_file
-from pcgc.models import build_network
+from pcgc.models import PredictiveCodingNetwork, build_network
+
+def random_mini(seed: int, num_classes: int) -> PredictiveCodingNetwork:
+    """A `mini` network with random predictors of a realistic scale, so that feedback matters."""
+    torch.manual_seed(seed)
+    net = build_network("mini", num_classes)
+    for pmodule in net.pmodules:
+        for p in pmodule.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+    return net
+
 
 PMODULE_NAMES = [pmodule_filename("pvgg16_imagenet_pretrained", k) for k in range(1, 6)]
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from pcgc.cam import grad_cam, normalize_cam
 from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
-from pcgc.models import build_network
+from tests.conftest import random_mini
 
 pytorch_grad_cam = pytest.importorskip("pytorch_grad_cam")
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
@@ -38,12 +38,7 @@ class UnrolledToTimestep(nn.Module):
 
 @pytest.fixture(scope="module")
 def network():
-    torch.manual_seed(7)
-    net = build_network("mini", 6)
-    for pmodule in net.pmodules:
-        for p in pmodule.parameters():
-            nn.init.normal_(p, std=0.05)
-    return net
+    return random_mini(7, 6)
 
 
 @pytest.mark.parametrize("timestep", [0, 2])

@@ -11,6 +11,7 @@ from torch import nn
 
 from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics, receptive_count
 from pcgc.models import PCoderSpec, PredictiveCodingNetwork, build_network
+from tests.conftest import random_mini
 
 HPS_0 = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
 # Strong coefficients so that every term visibly moves the state in a few steps.
@@ -19,13 +20,7 @@ STRONG = HyperParameters((0.3, 0.5, 0.2, 0.4, 0.5), (0.4, 0.2, 0.5, 0.3, 0.0), (
 
 @pytest.fixture(scope="module")
 def mini() -> PredictiveCodingNetwork:
-    torch.manual_seed(0)
-    net = build_network("mini", 5)
-    # Random predictors of a realistic scale, so that the feedback terms matter.
-    for pmodule in net.pmodules:
-        for p in pmodule.parameters():
-            nn.init.normal_(p, std=0.05)
-    return net
+    return random_mini(0, 5)
 
 
 def run_all(dynamics: PCDynamics, x: torch.Tensor, timesteps: int, hps: HyperParameters):
@@ -196,11 +191,7 @@ class PredifyReference:
 
 
 def test_equals_predify_at_batch_size_one_and_not_beyond():
-    torch.manual_seed(3)
-    net = build_network("mini", 5).double()
-    for pmodule in net.pmodules:
-        for p in pmodule.parameters():
-            nn.init.normal_(p, std=0.05)
+    net = random_mini(3, 5).double()
     x = torch.randn(3, 3, 96, 96, dtype=torch.float64)
     ours = run_all(PCDynamics(net), x[:1], 3, STRONG)
     reference = PredifyReference(copy.deepcopy(net), STRONG)

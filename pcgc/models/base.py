@@ -114,10 +114,22 @@ class PredictiveCodingNetwork(nn.Module):
         }
 
 
-def split_sequential(features: nn.Sequential, cut_after: Sequence[int]) -> list[nn.Sequential]:
-    """Cut `features` into consecutive pieces ending at (and including) each index in `cut_after`."""
-    pieces, start = [], 0
+def vgg_layout_network(
+    name: str,
+    backbone: nn.Module,
+    pcoders: Sequence[PCoderSpec],
+    pmodules: Sequence[nn.Module],
+    **details,
+) -> PredictiveCodingNetwork:
+    """A network over a VGG-layout backbone (`features` -> `avgpool` -> flatten -> `classifier`)
+    whose PCoders sit on modules of `features`: the stages are the pieces of `features` that end
+    at each PCoder, the head is the rest of `features` followed by the classifier."""
+    cut_after = [int(spec.module.removeprefix("features.")) for spec in pcoders]
+    stages, start = [], 0
     for end in cut_after:
-        pieces.append(features[start : end + 1])
+        stages.append(backbone.features[start : end + 1])
         start = end + 1
-    return pieces
+    head = nn.Sequential(backbone.features[start:], backbone.avgpool, nn.Flatten(1), backbone.classifier)
+    return PredictiveCodingNetwork(
+        name=name, backbone=backbone, stages=stages, head=head, pmodules=pmodules, pcoders=pcoders, **details
+    )

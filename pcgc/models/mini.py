@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pcgc.models.base import PCoderSpec, PredictiveCodingNetwork, split_sequential
+from pcgc.models.base import PCoderSpec, PredictiveCodingNetwork, vgg_layout_network
 from pcgc.models.pvgg16 import IMAGENET_MEAN, IMAGENET_STD
 
 WIDTHS = (8, 16, 32, 64, 64)
@@ -71,19 +71,11 @@ def mini_pmodules(widths: tuple[int, ...] = WIDTHS) -> list[nn.Module]:
 
 
 def build_mini(num_classes: int) -> PredictiveCodingNetwork:
-    backbone = MiniVGG(num_classes)
-    cut_after = [int(spec.module.split(".")[1]) for spec in PCODERS]
-    stages = split_sequential(backbone.features, cut_after)
-    head = nn.Sequential(
-        backbone.features[cut_after[-1] + 1 :], backbone.avgpool, nn.Flatten(1), backbone.classifier
-    )
-    return PredictiveCodingNetwork(
-        name="mini",
-        backbone=backbone,
-        stages=stages,
-        head=head,
-        pmodules=mini_pmodules(),
-        pcoders=PCODERS,
+    return vgg_layout_network(
+        "mini",
+        MiniVGG(num_classes),
+        PCODERS,
+        mini_pmodules(),
         num_classes=num_classes,
         input_size=INPUT_SIZE,
         mean=IMAGENET_MEAN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models import vgg16
 
-from pcgc.models.base import PCoderSpec, PredictiveCodingNetwork, split_sequential
+from pcgc.models.base import PCoderSpec, PredictiveCodingNetwork, vgg_layout_network
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,19 +35,11 @@ def build_pvgg16(num_classes: int = 1000) -> PredictiveCodingNetwork:
     """PVGG16 with randomly initialised weights; load the checkpoints with `pcgc.checkpoints`."""
     if num_classes != 1000:
         raise ValueError(f"pvgg16 has 1000 ImageNet classes, not {num_classes}")
-    backbone = vgg16(weights=None)
-    cut_after = [int(spec.module.split(".")[1]) for spec in PCODERS]
-    stages = split_sequential(backbone.features, cut_after)
-    head = nn.Sequential(
-        backbone.features[cut_after[-1] + 1 :], backbone.avgpool, nn.Flatten(1), backbone.classifier
-    )
-    return PredictiveCodingNetwork(
-        name="pvgg16",
-        backbone=backbone,
-        stages=stages,
-        head=head,
-        pmodules=pvgg16_pmodules(),
-        pcoders=PCODERS,
+    return vgg_layout_network(
+        "pvgg16",
+        vgg16(weights=None),
+        PCODERS,
+        pvgg16_pmodules(),
         num_classes=1000,
         input_size=224,
         mean=IMAGENET_MEAN,
