@@ -25,6 +25,7 @@ def main() -> None:
         device=execution["device"],
         batch_size=execution["batch_size"],
         out_h5=Path(snakemake.output[0]),
+        config=snakemake.config,
     )
 
 

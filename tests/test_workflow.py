@@ -38,6 +38,7 @@ def test_outputs_exist_with_their_documented_layout(workflow):
         assert json.loads(h5.attrs["cam_target"]) == "imagenet_s"
         assert json.loads(h5.attrs["noise"])["sigma"] == 0.0
         assert "torch" in json.loads(h5.attrs["versions"])
+        assert json.loads(h5.attrs["config"])["dynamics"] == {"timesteps": 2}
     scores = pd.read_parquet(results / "iou/hps_0/sigma0.parquet")
     assert len(scores) == 8 * 3 and scores["iou"].between(0, 1).all()
     summary = pd.read_csv(results / "bootstrap/hps_0/sigma0.csv")

@@ -60,9 +60,10 @@ def extract(
     device: str,
     batch_size: int,
     out_h5: Path,
-    record: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write the extraction file `out_h5`; `record` is extra provenance stored as an attribute."""
+    """Write the extraction file `out_h5`; `config` (the workflow's resolved configuration) is
+    stored with it as provenance."""
     with h5py.File(selection_h5, "r") as selection:
         require_datasets(selection, ["cam_target", "image_id"], selection_h5)
         cam_targets = selection["cam_target"][:]
@@ -134,7 +135,7 @@ def extract(
                 "weights": {str(p): sha256_of(Path(p)) for p in [backbone_path, *pmodule_paths]},
                 "versions": versions(),
                 "device": str(torch_device),
-                "record": dict(record or {}),
+                "config": dict(config or {}),
             },
         )
     log.info(
