@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from pcgc.atomic import atomic_path
 from pcgc.models import PredictiveCodingNetwork
 
 
@@ -84,11 +85,8 @@ def load_network_weights(
 
 def save_state_dict(state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> None:
     """Write a state dict atomically: a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save({k: v.detach().cpu().clone() for k, v in state.items()}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu().clone() for k, v in state.items()}, tmp)
 
 
 def save_network_weights(

@@ -35,6 +35,7 @@ from torch import nn
 from torchvision.models import VGG16_Weights
 from tqdm import tqdm
 
+from pcgc.atomic import atomic_path
 from pcgc.checkpoints import CheckpointError, load_state_into, pmodule_filename, read_state_dict
 from pcgc.models import build_network
 
@@ -494,9 +495,8 @@ def _check_existing(manifest_path: Path, spec: str, sources: Mapping[str, Source
 
 
 def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
 # ------------------------------------------------------------------------------------ fetch_weights

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import h5py
 import numpy as np
+
+from pcgc.atomic import atomic_path
 
 STRING = h5py.string_dtype("utf-8")
 
@@ -17,16 +18,8 @@ STRING = h5py.string_dtype("utf-8")
 @contextmanager
 def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
     """Write `path` through a temporary file that replaces it only when the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with h5py.File(tmp, "w") as handle:
-            yield handle
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        yield handle
 
 
 def write_json_attrs(node: h5py.HLObject, values: Mapping[str, Any]) -> None:

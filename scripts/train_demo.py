@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from pcgc.atomic import atomic_path
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import read_class_list
 from pcgc.training import TrainingConfig, train_demo_network
@@ -22,10 +23,8 @@ def main() -> None:
         Path(snakemake.output.backbone),
         [Path(p) for p in snakemake.output.pmodules],
     )
-    out = Path(snakemake.output.metrics)
-    tmp = out.with_name(out.name + ".partial")
-    tmp.write_text(json.dumps(metrics, indent=2))
-    tmp.replace(out)
+    with atomic_path(snakemake.output.metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
 
 
 run_job(snakemake, main)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pcgc.atomic import atomic_path
 from pcgc.cam import normalize_cam
 from pcgc.h5io import require_datasets
 from pcgc.data.masks import IGNORE_ID
@@ -58,9 +59,7 @@ def score_iou(extract_h5: Path, selection_h5: Path, thresholds: list[float], out
             "target_logit": target_logit[grid_image.ravel(), grid_t.ravel()],
         }
     )
-    out_table.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_table.with_name(out_table.name + ".partial")
-    table.to_parquet(tmp, index=False)
-    tmp.replace(out_table)
+    with atomic_path(out_table) as tmp:
+        table.to_parquet(tmp, index=False)
     for k, threshold in enumerate(thresholds):
         log.info("threshold %g: mean IoU by timestep %s", threshold, " ".join(f"{v:.3f}" for v in scores[k].mean(0)))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pcgc.atomic import atomic_path
 from pcgc.bootstrap import bootstrap_timesteps
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,6 @@ def summarize(
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "sigma", sigma)
     table.insert(0, "hyperparameter_set", hyperparameter_set)
-    out_table.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_table.with_name(out_table.name + ".partial")
-    table.to_csv(tmp, index=False)
-    tmp.replace(out_table)
+    with atomic_path(out_table) as tmp:
+        table.to_csv(tmp, index=False)
     log.info("bootstrap over %d images, %d resamples -> %s", values.shape[0], resamples, out_table)
