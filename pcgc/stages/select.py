@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from pcgc.atomic import atomic_path
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import ImageNetS
 from pcgc.h5io import STRING, atomic_h5, string_array, write_json_attrs
@@ -37,17 +38,19 @@ def select_images(
     if n_images > len(samples):
         raise ValueError(f"selection.n_images: {n_images} images asked for, but the dataset has {len(samples)}")
     order = np.random.default_rng(seed).permutation(len(samples))
-    chosen, images, masks, excluded = [], [], [], []
+    chosen, images, masks, fractions, excluded = [], [], [], [], []
     for position in order:
         sample = samples[position]
         image, ids = dataset.load(sample, geometry)
-        if not dataset.foreground(sample, ids).any():
+        fraction = float(dataset.foreground(sample, ids).mean())
+        if fraction == 0:
             excluded.append(sample.image_id)
             log.warning("%s: no pixel of class %d inside the crop; passed over", sample.image_path, sample.class_id)
             continue
         chosen.append(position)
         images.append(image)
         masks.append(ids)
+        fractions.append(fraction)
         if len(chosen) == n_images:
             break
     if len(chosen) < n_images:
@@ -69,9 +72,7 @@ def select_images(
             "class_id": [s.class_id for s in picked],
             "original_wnid": [s.original_wnid for s in picked],
             "cam_target": targets,
-            "foreground_fraction": [
-                float(dataset.foreground(s, m).mean()) for s, m in zip(picked, masks.astype(np.int32))
-            ],
+            "foreground_fraction": [fractions[i] for i in keep],
             "image_path": [str(s.image_path) for s in picked],
             "mask_path": [str(s.mask_path) for s in picked],
         }
@@ -94,8 +95,6 @@ def select_images(
                 "versions": versions(),
             },
         )
-    out_table.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_table.with_name(out_table.name + ".partial")
-    table.to_csv(tmp, index=False)
-    tmp.replace(out_table)
+    with atomic_path(out_table) as tmp:
+        table.to_csv(tmp, index=False)
     log.info("selected %d images (%d passed over: object outside the crop)", len(picked), len(excluded))
