@@ -10,6 +10,7 @@ t = 0. The files written are in the real PVGG16 formats, read by the same loader
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,7 +82,7 @@ def train_classifier(
     """Cross-entropy training of the backbone; returns the mean loss of each epoch."""
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(net.backbone.parameters(), lr=config.learning_rate)
-    steps = config.epochs * len(_batches(len(labels), config.batch_size, None))
+    steps = config.epochs * math.ceil(len(labels) / config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=steps)
     losses = []
     for epoch in range(config.epochs):
