@@ -25,7 +25,8 @@ from pcgc.checkpoints import pmodule_filename, save_network_weights
 from pcgc.dynamics import HyperParameters
 from pcgc.h5io import STRING, write_json_attrs
 from pcgc.models import PCODERS, build_network
-from pcgc.stages.extract import extract, resolve_device
+from pcgc.stages.extract import extract
+from pcgc.stages.network import resolve_device
 
 
 def synthetic_files(folder: Path, count: int, size: int, num_classes: int, seed: int) -> tuple[Path, Path]:

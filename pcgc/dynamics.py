@@ -1,11 +1,12 @@
-"""Predify's predictive-coding dynamics, timestep by timestep (docs/predictive-coding.md).
+"""Predify's predictive-coding dynamics, timestep by timestep.
 
 At t = 0 every PCoder takes its feedforward drive: `rep_n = ff_n`. At t >= 1, bottom-up,
 
     rep_n = beta_n * ff_n + lam_n * prd_{n+1} + (1 - beta_n - lam_n) * rep_n - alpha_n * grd_n
 
 where `ff_n` is stage n applied to the fresh `rep_{n-1}` (or the input), and `prd_{n+1}`, `rep_n`,
-`grd_n` are from t - 1 (PCoder n+1 has not run yet). After the update PCoder n predicts the layer
+`grd_n` are from t - 1 (PCoder n+1 has not run yet). The top PCoder has nothing above it: its
+update is `beta * ff + (1 - beta) * rep - alpha * grd`. After the update PCoder n predicts the layer
 below, `prd_n = pmodule_n(rep_n)`, and measures `err_n = MSE(prd_n, target_n)` against the input
 (n = 1) or against `rep_{n-1}` already updated at t; `grd_n = d err_n / d rep_n`.
 
@@ -16,10 +17,23 @@ Two deliberate choices:
 * beta, lambda and alpha are given per batch element (`Coefficients`, shape [B, N]), so many
   hyperparameter configurations can share one batch, and all of them one t = 0 state
   (`DynamicsState.select`).
+
+Only the work a batch's coefficients need is done (`WorkPlan`), with results identical to
+computing everything:
+
+* The input never changes, so the first PCoder's drive is its t = 0 value at every step; PCoders
+  frozen at beta = 1, lambda = alpha = 0 in every batch element at the bottom keep their t = 0
+  state, so nothing below the lowest active PCoder is recomputed and the lowest active one reuses
+  its t = 0 drive.
+* A frozen PCoder above it takes its drive as it is (rep = ff).
+* A predictor runs only where its prediction is used: by the feedback of the PCoder below
+  (lambda > 0), for its error gradient (alpha > 0), or for the recorded prediction errors
+  (`diagnostics`). Where it does not run, its prediction error is NaN.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
@@ -67,7 +81,7 @@ class HyperParameters:
 
     @classmethod
     def from_config(cls, entry: dict) -> "HyperParameters":
-        """A `hyperparameters.<name>` entry of the workflow config ({beta, lambda, alpha} lists)."""
+        """A `{beta, lambda, alpha}` mapping of per-PCoder lists, as in the workflow config."""
         return cls(tuple(entry["beta"]), tuple(entry["lambda"]), tuple(entry["alpha"]))
 
     def as_dict(self) -> dict[str, list[float]]:
@@ -76,35 +90,28 @@ class HyperParameters:
 
 @dataclass(frozen=True)
 class Coefficients:
-    """Per-batch-element coefficients: each tensor is [B, N] (batch element, PCoder)."""
+    """Per-batch-element coefficients: each tensor is [B, N] (batch element, PCoder), float64."""
 
     beta: torch.Tensor
     lam: torch.Tensor
     alpha: torch.Tensor
 
     @classmethod
-    def stack(
-        cls, settings: Sequence[HyperParameters], device: torch.device | str | None = None
-    ) -> "Coefficients":
+    def stack(cls, settings: Sequence[HyperParameters]) -> "Coefficients":
         """One row per batch element, in the order given."""
 
         def column(name: str) -> torch.Tensor:
-            return torch.tensor([getattr(s, name) for s in settings], dtype=torch.float64, device=device)
+            return torch.tensor([getattr(s, name) for s in settings], dtype=torch.float64)
 
         return cls(column("beta"), column("lam"), column("alpha"))
 
     @classmethod
-    def broadcast(
-        cls, hps: HyperParameters, batch_size: int, device: torch.device | str | None = None
-    ) -> "Coefficients":
-        return cls.stack([hps] * batch_size, device=device)
+    def broadcast(cls, hps: HyperParameters, batch_size: int) -> "Coefficients":
+        return cls.stack([hps] * batch_size)
 
-    def pcoder(self, n: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """beta, lambda, alpha of PCoder n (0-based), shaped and typed to scale `like` ([B, ...])."""
-        shape = (-1,) + (1,) * (like.ndim - 1)
-        return tuple(
-            c[:, n].to(device=like.device, dtype=like.dtype).view(shape) for c in (self.beta, self.lam, self.alpha)
-        )
+    @property
+    def batch_size(self) -> int:
+        return self.beta.shape[0]
 
     def frozen(self, n: int) -> bool:
         """PCoder n (0-based) is plain feedforward in every batch element: beta=1, lambda=alpha=0."""
@@ -114,16 +121,80 @@ class Coefficients:
 
 
 @dataclass(frozen=True)
+class WorkPlan:
+    """What the dynamics compute for a batch, per PCoder (0-based), from its coefficients.
+
+    `first_active`: PCoders below it are frozen in every batch element and keep their t = 0 state.
+    `frozen[n]`: PCoder n's rep is its drive in every batch element.
+    `feedback[n]`: the update of PCoder n adds lambda_n * prd_{n+1}.
+    `gradient[n]`: PCoder n's error gradient is computed (alpha_n > 0 somewhere).
+    `prediction[n]`: predictor n runs (its error is known).
+    With `skip_unneeded_work=False` everything is computed at every step, as Predify does.
+    """
+
+    first_active: int
+    frozen: tuple[bool, ...]
+    feedback: tuple[bool, ...]
+    gradient: tuple[bool, ...]
+    prediction: tuple[bool, ...]
+    skip_unneeded_work: bool
+
+    @classmethod
+    def of(
+        cls,
+        coefficients: Coefficients,
+        has_feedback: Sequence[bool],
+        *,
+        diagnostics: bool = True,
+        skip_unneeded_work: bool = True,
+    ) -> "WorkPlan":
+        count = len(has_feedback)
+        if coefficients.beta.shape[1] != count:
+            raise ValueError(f"coefficients are given for {coefficients.beta.shape[1]} PCoders, the network has {count}")
+        if not skip_unneeded_work:
+            every = (True,) * count
+            return cls(0, (False,) * count, tuple(has_feedback), every, every, False)
+        frozen = tuple(coefficients.frozen(n) for n in range(count))
+        first_active = next((n for n, f in enumerate(frozen) if not f), count)
+        feedback = tuple(bool(has_feedback[n] and (coefficients.lam[:, n] != 0).any()) for n in range(count))
+        gradient = tuple(bool((coefficients.alpha[:, n] != 0).any()) for n in range(count))
+        prediction = tuple(
+            diagnostics or gradient[n] or (n > 0 and feedback[n - 1]) for n in range(count)
+        )
+        return cls(first_active, frozen, feedback, gradient, prediction, True)
+
+    def union(self, other: "WorkPlan") -> "WorkPlan":
+        """A plan whose t = 0 state serves both plans (what t = 0 must compute for either)."""
+
+        def either(a: tuple[bool, ...], b: tuple[bool, ...]) -> tuple[bool, ...]:
+            return tuple(x or y for x, y in zip(a, b))
+
+        return WorkPlan(
+            min(self.first_active, other.first_active),
+            tuple(x and y for x, y in zip(self.frozen, other.frozen)),
+            either(self.feedback, other.feedback),
+            either(self.gradient, other.gradient),
+            either(self.prediction, other.prediction),
+            self.skip_unneeded_work and other.skip_unneeded_work,
+        )
+
+    def signature(self) -> tuple:
+        """Batches with equal signatures do the same work and may share a device batch."""
+        return (self.first_active, self.frozen, self.feedback, self.gradient, self.prediction)
+
+
+@dataclass(frozen=True)
 class DynamicsState:
     """Everything timestep t + 1 needs from timestep t. All tensors are detached, batch first."""
 
     t: int
     reps: tuple[torch.Tensor, ...]
-    predictions: tuple[torch.Tensor, ...]
+    predictions: tuple[torch.Tensor | None, ...]
+    """prd_n; None where predictor n did not run."""
     gradients: tuple[torch.Tensor | None, ...]
-    """d err_n / d rep_n; None where it was not computed (alpha_n = 0 in every batch element)."""
+    """d err_n / d rep_n; None where it was not computed."""
     errors: torch.Tensor
-    """[B, N] per-image prediction error of each PCoder at time t."""
+    """[B, N] per-image prediction error of each PCoder at time t; NaN where not computed."""
 
     def select(self, index: torch.Tensor) -> "DynamicsState":
         """Batch elements `index` (with repeats): e.g. one t = 0 state shared by many configurations."""
@@ -150,8 +221,22 @@ class Readout:
     logits: torch.Tensor
     """[B, classes], computed from `activation` with the graph kept, so Grad-CAM needs no re-run."""
     errors: torch.Tensor
-    """[B, N] per-image prediction error of each PCoder."""
+    """[B, N] per-image prediction error of each PCoder (NaN where not computed)."""
     state: DynamicsState
+
+
+@dataclass(frozen=True)
+class _StepWeights:
+    """One PCoder's coefficients as [B] tensors on the state's device and dtype, cast once per run."""
+
+    beta: torch.Tensor
+    lam: torch.Tensor
+    alpha: torch.Tensor
+    memory: torch.Tensor
+
+
+def _scale(weight: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return weight.view((-1,) + (1,) * (like.ndim - 1))
 
 
 class PCDynamics:
@@ -161,9 +246,8 @@ class PCDynamics:
     `numel / sqrt(C)`, with numel the elements of one image's prediction and C the number of
     prediction cells that a single central representation cell reaches (see `receptive_count`).
 
-    `reuse_frozen_prefix`: PCoders 1..k that are frozen (beta=1, lambda=alpha=0) in every batch
-    element keep exactly their t = 0 values, so their stages are not recomputed. Off, every stage
-    runs at every timestep (the tests compare both).
+    `skip_unneeded_work=False` computes every stage, predictor and error gradient at every step
+    (the tests compare both ways).
     """
 
     def __init__(
@@ -171,12 +255,21 @@ class PCDynamics:
         net: PredictiveCodingNetwork,
         *,
         gradient_scaling: bool = False,
-        reuse_frozen_prefix: bool = True,
+        skip_unneeded_work: bool = True,
     ) -> None:
         self.net = net.eval()
         self.gradient_scaling = gradient_scaling
-        self.reuse_frozen_prefix = reuse_frozen_prefix
+        self.skip_unneeded_work = skip_unneeded_work
         self._error_scale: list[float] | None = None
+
+    def plan(self, coefficients: Coefficients, *, diagnostics: bool = True) -> WorkPlan:
+        """The work a batch with these coefficients needs; `diagnostics` asks for every error."""
+        return WorkPlan.of(
+            coefficients,
+            [p.has_feedback for p in self.net.pcoders],
+            diagnostics=diagnostics,
+            skip_unneeded_work=self.skip_unneeded_work,
+        )
 
     # -- one PCoder ---------------------------------------------------------------------------
 
@@ -210,64 +303,117 @@ class PCDynamics:
             self._error_scale[n] = numel / count**0.5
         return self._error_scale[n]
 
+    def _no_error(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.full((like.shape[0],), math.nan, dtype=like.dtype, device=like.device)
+
     # -- timesteps ----------------------------------------------------------------------------
 
     @torch.no_grad()
-    def initial_state(self, x: torch.Tensor, with_gradients: Sequence[bool] | None = None) -> DynamicsState:
+    def initial_state(self, x: torch.Tensor, plan: WorkPlan | None = None) -> DynamicsState:
         """t = 0: the plain feedforward pass, each PCoder's rep set to its drive.
 
-        `with_gradients[n]` says whether PCoder n's error gradient is needed later (alpha_n > 0 in
-        some configuration); by default all are computed.
+        The plan says which predictions and error gradients later steps need (a union of plans
+        when the state is shared, see `WorkPlan.union`); by default all are computed.
         """
         count = self.net.num_pcoders
-        with_gradients = [True] * count if with_gradients is None else list(with_gradients)
         reps, predictions, gradients, errors = [], [], [], []
         below = x
         for n, stage in enumerate(self.net.stages):
             rep = stage(below)
-            prediction, error, gradient = self._predict(n, rep, below, with_gradients[n])
+            if plan is None or plan.prediction[n] or plan.gradient[n]:
+                prediction, error, gradient = self._predict(n, rep, below, plan is None or plan.gradient[n])
+            else:
+                prediction, error, gradient = None, self._no_error(rep), None
             reps.append(rep)
             predictions.append(prediction)
             gradients.append(gradient)
             errors.append(error)
             below = rep
+        assert len(reps) == count
         return DynamicsState(0, tuple(reps), tuple(predictions), tuple(gradients), torch.stack(errors, 1))
 
+    def _weights(self, coefficients: Coefficients, like: torch.Tensor) -> list[_StepWeights]:
+        weights = []
+        for n, pcoder in enumerate(self.net.pcoders):
+            beta, lam, alpha = coefficients.beta[:, n], coefficients.lam[:, n], coefficients.alpha[:, n]
+            # The memory weight in float64 before the cast: 1 - beta - lam exactly as configured.
+            memory = 1 - beta - lam if pcoder.has_feedback else 1 - beta
+            weights.append(
+                _StepWeights(*(w.to(device=like.device, dtype=like.dtype) for w in (beta, lam, alpha, memory)))
+            )
+        return weights
+
     @torch.no_grad()
-    def step(self, state: DynamicsState, x: torch.Tensor, coefficients: Coefficients) -> DynamicsState:
-        """Timestep t + 1 from timestep t, on the same input x."""
-        count = self.net.num_pcoders
-        frozen_prefix = 0
-        if self.reuse_frozen_prefix:
-            while frozen_prefix < count and coefficients.frozen(frozen_prefix):
-                frozen_prefix += 1
-        reps = list(state.reps[:frozen_prefix])
-        predictions = list(state.predictions[:frozen_prefix])
-        gradients = list(state.gradients[:frozen_prefix])
-        errors = [state.errors[:, n] for n in range(frozen_prefix)]
-        below = x if frozen_prefix == 0 else reps[-1]
-        for n in range(frozen_prefix, count):
-            drive = self.net.stages[n](below)
-            beta, lam, alpha = coefficients.pcoder(n, drive)
-            if self.net.pcoders[n].has_feedback:
-                rep = beta * drive + lam * state.predictions[n + 1] + (1 - beta - lam) * state.reps[n]
-            else:  # nothing above: lambda has no effect and the memory weight is 1 - beta
-                rep = beta * drive + (1 - beta) * state.reps[n]
-            needs_gradient = bool((coefficients.alpha[:, n] != 0).any())
-            if needs_gradient:
-                if state.gradients[n] is None:
-                    raise ValueError(
-                        f"PCoder {n + 1} has alpha > 0 but its error gradient was not computed at "
-                        f"t = {state.t}; pass with_gradients to initial_state"
-                    )
-                rep = rep - alpha * state.gradients[n]
-            prediction, error, gradient = self._predict(n, rep, below, needs_gradient)
+    def _step(
+        self,
+        state: DynamicsState,
+        x: torch.Tensor,
+        plan: WorkPlan,
+        weights: Sequence[_StepWeights],
+        first_drive: torch.Tensor,
+    ) -> DynamicsState:
+        """Timestep t + 1 from timestep t. `first_drive` is the t = 0 drive of `plan.first_active`."""
+        start = plan.first_active
+        reps = list(state.reps[:start])
+        predictions = list(state.predictions[:start])
+        gradients = list(state.gradients[:start])
+        # A frozen PCoder's error is constant; it is reported where this plan would compute it.
+        errors = [state.errors[:, n] if plan.prediction[n] else self._no_error(x) for n in range(start)]
+        below = x if start == 0 else reps[-1]
+        for n in range(start, self.net.num_pcoders):
+            if plan.skip_unneeded_work and n == start:
+                drive = first_drive  # its input (the image, or frozen reps) never changes
+            else:
+                drive = self.net.stages[n](below)
+            if plan.skip_unneeded_work and plan.frozen[n]:
+                rep = drive
+            else:
+                w = weights[n]
+                rep = _scale(w.beta, drive) * drive + _scale(w.memory, drive) * state.reps[n]
+                if plan.feedback[n]:
+                    rep = rep + _scale(w.lam, drive) * state.predictions[n + 1]
+                if plan.gradient[n]:
+                    rep = rep - _scale(w.alpha, drive) * state.gradients[n]
+            if plan.prediction[n]:
+                prediction, error, gradient = self._predict(n, rep, below, plan.gradient[n])
+            else:
+                prediction, error, gradient = None, self._no_error(rep), None
             reps.append(rep)
             predictions.append(prediction)
             gradients.append(gradient)
             errors.append(error)
             below = rep
         return DynamicsState(state.t + 1, tuple(reps), tuple(predictions), tuple(gradients), torch.stack(errors, 1))
+
+    def trajectory(
+        self,
+        x: torch.Tensor,
+        timesteps: int,
+        coefficients: Coefficients,
+        initial: DynamicsState,
+        *,
+        diagnostics: bool = True,
+    ) -> Iterator[DynamicsState]:
+        """The states at t = 1..timesteps that follow the t = 0 state `initial` on input x."""
+        self._check(x, timesteps, coefficients, initial)
+        plan = self.plan(coefficients, diagnostics=diagnostics)
+        for n in range(plan.first_active, self.net.num_pcoders):
+            if plan.gradient[n] and initial.gradients[n] is None:
+                raise ValueError(
+                    f"PCoder {n + 1} has alpha > 0 but its error gradient was not computed at t = 0; "
+                    "give initial_state a plan that includes it"
+                )
+            if plan.feedback[n] and initial.predictions[n + 1] is None:
+                raise ValueError(
+                    f"PCoder {n + 1} has lambda > 0 but the prediction of PCoder {n + 2} was not computed "
+                    "at t = 0; give initial_state a plan that includes it"
+                )
+        weights = self._weights(coefficients, initial.reps[0])
+        first_drive = initial.reps[min(plan.first_active, self.net.num_pcoders - 1)]
+        state = initial
+        for _ in range(timesteps):
+            state = self._step(state, x, plan, weights, first_drive)
+            yield state
 
     def readout(self, state: DynamicsState) -> Readout:
         """Logits from the top representation, keeping the graph for Grad-CAM."""
@@ -282,23 +428,28 @@ class PCDynamics:
         timesteps: int,
         coefficients: Coefficients,
         initial: DynamicsState | None = None,
+        *,
+        diagnostics: bool = True,
     ) -> Iterator[Readout]:
         """Readouts at t = 0, 1, ..., timesteps. `initial` reuses a t = 0 state computed before."""
+        if initial is None:
+            initial = self.initial_state(x, self.plan(coefficients, diagnostics=diagnostics))
+        self._check(x, timesteps, coefficients, initial)
+        yield self.readout(initial)
+        for state in self.trajectory(x, timesteps, coefficients, initial, diagnostics=diagnostics):
+            yield self.readout(state)
+
+    def _check(self, x: torch.Tensor, timesteps: int, coefficients: Coefficients, initial: DynamicsState) -> None:
         if timesteps < 0:
             raise ValueError(f"timesteps must be >= 0, got {timesteps}")
-        if coefficients.beta.shape != (x.shape[0], self.net.num_pcoders):
+        if initial.t != 0:
+            raise ValueError(f"the dynamics start from a t = 0 state, got one at t = {initial.t}")
+        expected = (x.shape[0], self.net.num_pcoders)
+        if tuple(coefficients.beta.shape) != expected or initial.reps[0].shape[0] != x.shape[0]:
             raise ValueError(
-                f"coefficients have shape {tuple(coefficients.beta.shape)}, expected "
-                f"({x.shape[0]}, {self.net.num_pcoders}) for this batch"
+                f"coefficients have shape {tuple(coefficients.beta.shape)} and the t = 0 state "
+                f"{initial.reps[0].shape[0]} elements; expected {expected} for this batch"
             )
-        state = initial
-        if state is None:
-            needed = [bool((coefficients.alpha[:, n] != 0).any()) for n in range(self.net.num_pcoders)]
-            state = self.initial_state(x, needed)
-        yield self.readout(state)
-        for _ in range(timesteps):
-            state = self.step(state, x, coefficients)
-            yield self.readout(state)
 
 
 def receptive_count(

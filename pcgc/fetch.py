@@ -14,7 +14,6 @@ can use a copy downloaded elsewhere.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import http.client
 import json
 import os
@@ -38,6 +37,7 @@ from tqdm import tqdm
 from pcgc.atomic import atomic_path
 from pcgc.checkpoints import CheckpointError, load_state_into, pmodule_filename, read_state_dict
 from pcgc.models import build_network
+from pcgc.provenance import sha256_file
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -141,15 +141,6 @@ _LAYOUTS: Mapping[str, _Layout] = {
         num_classes=1000,
     ),
 }
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------- download

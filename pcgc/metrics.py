@@ -1,10 +1,17 @@
-"""Intersection over union between thresholded Grad-CAMs and ground-truth object masks."""
+"""Intersection over union between thresholded Grad-CAMs and ground-truth object masks.
+
+`iou` takes NumPy arrays or torch tensors (on any device) and returns the same kind, so that the
+sweeps score their maps where they are computed and the per-extraction scoring shares the code.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, TypeVar
 
 import numpy as np
+import torch
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
 def _validated_thresholds(thresholds: Sequence[float]) -> np.ndarray:
@@ -18,18 +25,22 @@ def _validated_thresholds(thresholds: Sequence[float]) -> np.ndarray:
     return values
 
 
-def iou(
-    cam: np.ndarray,
-    foreground: np.ndarray,
-    valid: np.ndarray,
-    thresholds: Sequence[float],
-) -> np.ndarray:
+def _at_least(level: float, dtype: torch.dtype) -> torch.Tensor:
+    """The smallest value of `dtype` that is >= level: `cam >= it` is `cam >= level` exactly, as
+    real numbers, without widening the maps (0.7 rounds *down* to float32, for instance)."""
+    value = torch.tensor(level, dtype=dtype)
+    if float(value) < level:
+        value = torch.nextafter(value, torch.tensor(float("inf"), dtype=dtype))
+    return value
+
+
+def iou(cam: Array, foreground: Array, valid: Array, thresholds: Sequence[float]) -> Array:
     """IoU between ``cam >= threshold`` and the ground-truth ``foreground``, per image.
 
     Parameters
     ----------
     cam:
-        Float array ``(..., H, W)`` of CAMs already normalised to [0, 1].
+        Float array ``(..., H, W)`` of CAMs already normalised to [0, 1] (NumPy or torch).
     foreground:
         Bool array ``(..., H, W)``: True on the ground-truth object.
     valid:
@@ -43,52 +54,51 @@ def iou(
 
     Returns
     -------
-    float64 array of shape ``(len(thresholds), *broadcast_leading_shape)``. Where the union is
+    float64 array (NumPy for NumPy input, else a tensor on cam's device) of shape ``(len(thresholds), *broadcast_leading_shape)``. Where the union is
     empty (no predicted and no true pixel among the valid ones) the IoU is undefined and the
     result is NaN; callers must decide what to do with those entries.
     """
-    cam = np.asarray(cam)
-    foreground = np.asarray(foreground)
-    valid = np.asarray(valid)
+    as_numpy = not isinstance(cam, torch.Tensor)
+    cam, foreground, valid = (x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x)) for x in (cam, foreground, valid))
     levels = _validated_thresholds(thresholds)
 
     for name, array in (("cam", cam), ("foreground", foreground), ("valid", valid)):
         if array.ndim < 2:
-            raise ValueError(f"{name} must have shape (..., H, W), got shape {array.shape}")
+            raise ValueError(f"{name} must have shape (..., H, W), got shape {tuple(array.shape)}")
     if cam.shape[-2:] != foreground.shape[-2:] or cam.shape[-2:] != valid.shape[-2:]:
         raise ValueError(
             "cam, foreground and valid must share (H, W); got "
-            f"{cam.shape[-2:]}, {foreground.shape[-2:]}, {valid.shape[-2:]}"
+            f"{tuple(cam.shape[-2:])}, {tuple(foreground.shape[-2:])}, {tuple(valid.shape[-2:])}"
         )
     try:
-        leading = np.broadcast_shapes(cam.shape[:-2], foreground.shape[:-2], valid.shape[:-2])
-    except ValueError:
+        leading = torch.broadcast_shapes(cam.shape[:-2], foreground.shape[:-2], valid.shape[:-2])
+    except RuntimeError:
         raise ValueError(
             "leading dimensions do not broadcast: cam "
-            f"{cam.shape}, foreground {foreground.shape}, valid {valid.shape}"
+            f"{tuple(cam.shape)}, foreground {tuple(foreground.shape)}, valid {tuple(valid.shape)}"
         ) from None
-    if not np.issubdtype(cam.dtype, np.floating):
+    if not cam.is_floating_point():
         raise TypeError(f"cam must be a float array, got dtype {cam.dtype}")
     # Masks must already be bool: casting label maps would turn class ids (and the ignore id)
     # into foreground without anyone noticing.
     for name, array in (("foreground", foreground), ("valid", valid)):
-        if array.dtype != np.bool_:
+        if array.dtype != torch.bool:
             raise TypeError(f"{name} must be a bool array, got dtype {array.dtype}")
-    if cam.size:
-        if not np.isfinite(cam).all():
-            raise ValueError(f"cam contains {int(np.count_nonzero(~np.isfinite(cam)))} non-finite values")
+    if cam.numel():
+        finite = torch.isfinite(cam)
+        if not bool(finite.all()):
+            raise ValueError(f"cam contains {int((~finite).sum())} non-finite values")
         low, high = float(cam.min()), float(cam.max())
         if low < 0 or high > 1:
             raise ValueError(f"cam must be normalised to [0, 1], got range [{low}, {high}]")
 
     truth = foreground & valid
-    result = np.empty((levels.size, *leading), dtype=np.float64)
-    for k, level in enumerate(levels):
+    result = torch.empty((levels.size, *leading), dtype=torch.float64, device=cam.device)
+    for k, level in enumerate(levels.tolist()):
         # One threshold at a time keeps the peak to a few bool arrays of the broadcast shape.
-        predicted = (cam >= level) & valid
-        intersection = np.count_nonzero(predicted & truth, axis=(-2, -1))
-        union = np.count_nonzero(predicted | truth, axis=(-2, -1))
-        row = result[k, ...]  # a view even when there are no leading dimensions
-        row[...] = np.nan
-        np.divide(intersection, union, out=row, where=union > 0)
-    return result
+        predicted = (cam >= _at_least(level, cam.dtype)) & valid
+        intersection = (predicted & truth).sum(dim=(-2, -1))
+        union = (predicted | truth).sum(dim=(-2, -1))
+        ratio = intersection.to(torch.float64) / union.clamp(min=1).to(torch.float64)
+        result[k] = torch.where(union > 0, ratio, torch.nan)
+    return result.cpu().numpy() if as_numpy else result

@@ -90,6 +90,15 @@ def code_fingerprint(*modules: str) -> str:
     return digest.hexdigest()
 
 
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and of the packages that shape the numbers."""
     found = {"python": platform.python_version()}

@@ -52,7 +52,7 @@ def test_t0_is_torchvision_vgg16_for_pvgg16():
 def test_pure_feedforward_keeps_every_timestep_equal_to_t0(mini):
     x = torch.randn(3, 3, 96, 96)
     feedforward = HyperParameters.uniform(5, 1.0, 0.0, 0.0)
-    readouts = run_all(PCDynamics(mini, reuse_frozen_prefix=False), x, 4, feedforward)
+    readouts = run_all(PCDynamics(mini, skip_unneeded_work=False), x, 4, feedforward)
     for readout in readouts[1:]:
         torch.testing.assert_close(readout.logits, readouts[0].logits, rtol=0, atol=0)
         for rep, rep0 in zip(readout.state.reps, readouts[0].state.reps):
@@ -228,8 +228,8 @@ def test_per_element_coefficients_match_separate_runs(mini):
 def test_frozen_prefix_reuse_is_exact(mini):
     x = torch.randn(2, 3, 96, 96)
     hps = HyperParameters.single_pcoder(5, 4, 0.3, 0.5, 0.2)
-    fast = run_all(PCDynamics(mini, reuse_frozen_prefix=True), x, 3, hps)
-    slow = run_all(PCDynamics(mini, reuse_frozen_prefix=False), x, 3, hps)
+    fast = run_all(PCDynamics(mini, skip_unneeded_work=True), x, 3, hps)
+    slow = run_all(PCDynamics(mini, skip_unneeded_work=False), x, 3, hps)
     for a, b in zip(fast, slow):
         torch.testing.assert_close(a.logits, b.logits, rtol=0, atol=0)
         torch.testing.assert_close(a.errors, b.errors, rtol=0, atol=0)
@@ -273,6 +273,95 @@ def test_invalid_hyperparameters_are_refused():
 def test_alpha_without_gradient_is_an_error(mini):
     x = torch.randn(1, 3, 96, 96)
     dynamics = PCDynamics(mini)
-    state = dynamics.initial_state(x, [False] * 5)
+    feedforward = Coefficients.broadcast(HyperParameters.uniform(5, 1.0, 0.0, 0.0), 1)
+    state = dynamics.initial_state(x, dynamics.plan(feedforward, diagnostics=False))
+    assert all(g is None for g in state.gradients) and all(p is None for p in state.predictions)
     with pytest.raises(ValueError, match="PCoder 1 has alpha > 0"):
-        dynamics.step(state, x, Coefficients.broadcast(HPS_0, 1))
+        next(dynamics.trajectory(x, 1, Coefficients.broadcast(HPS_0, 1), state))
+    no_alpha = HyperParameters((0.2,) * 5, (0.3,) * 5, (0.0,) * 5)
+    with pytest.raises(ValueError, match="PCoder 1 has lambda > 0 but the prediction of PCoder 2"):
+        next(dynamics.trajectory(x, 1, Coefficients.broadcast(no_alpha, 1), state))
+
+
+WORK_CASES = {
+    "single PCoder 3": HyperParameters.single_pcoder(5, 3, 0.3, 0.5, 0.2),
+    "single PCoder 3, lambda = 0": HyperParameters.single_pcoder(5, 3, 0.3, 0.0, 0.2),
+    "single PCoder 1, alpha = 0": HyperParameters.single_pcoder(5, 1, 0.4, 0.5, 0.0),
+    "single top PCoder": HyperParameters.single_pcoder(5, 5, 0.4, 0.0, 0.1),
+    "shared": HyperParameters.uniform(5, 0.4, 0.5, 0.01),
+    "all frozen": HyperParameters.uniform(5, 1.0, 0.0, 0.0),
+    "hps_1 (alpha = 0 at PCoder 2)": HyperParameters((0.19, 0.7, 0.34, 0.7, 0.7), (0.3, 0.3, 0.3, 0.0, 0.3), (0.01, 0.0, 0.01, 0.01, 0.01)),
+}
+
+
+@pytest.mark.parametrize("diagnostics", [True, False])
+@pytest.mark.parametrize("name", sorted(WORK_CASES))
+def test_skipping_unneeded_work_changes_no_number(mini, name, diagnostics):
+    x = torch.randn(3, 3, 96, 96)
+    coefficients = Coefficients.broadcast(WORK_CASES[name], 3)
+    fast = list(PCDynamics(mini).run(x, 3, coefficients, diagnostics=diagnostics))
+    full = list(PCDynamics(mini, skip_unneeded_work=False).run(x, 3, coefficients))
+    for a, b in zip(fast, full):
+        torch.testing.assert_close(a.logits, b.logits, rtol=0, atol=0)
+        for rep_a, rep_b in zip(a.state.reps, b.state.reps):
+            torch.testing.assert_close(rep_a, rep_b, rtol=0, atol=0)
+        known = ~torch.isnan(a.errors)
+        torch.testing.assert_close(a.errors[known], b.errors[known], rtol=0, atol=0)
+        if diagnostics:
+            assert known.all()
+
+
+class CallCounter:
+    """Counts the calls of every stage and predictor, and how many of them built a graph."""
+
+    def __init__(self, net: PredictiveCodingNetwork) -> None:
+        self.stages = [0] * net.num_pcoders
+        self.predictors = [0] * net.num_pcoders
+        self.gradients = [0] * net.num_pcoders
+        for n, (stage, pmodule) in enumerate(zip(net.stages, net.pmodules)):
+            stage.register_forward_hook(self._count(self.stages, n))
+            pmodule.register_forward_hook(self._count(self.predictors, n))
+
+    def _count(self, counts, n):
+        def hook(module, inputs, output):
+            counts[n] += 1
+            if counts is self.predictors and output.requires_grad:
+                self.gradients[n] += 1
+
+        return hook
+
+
+@pytest.mark.parametrize(
+    "hps, stages, predictors, gradients",
+    [
+        # PCoder 3 active: its drive is constant (its input is frozen), so only stages 4 and 5 run;
+        # predictor 3 with its gradient, predictor 4 for the feedback into PCoder 3.
+        (HyperParameters.single_pcoder(5, 3, 0.3, 0.5, 0.2), [0, 0, 0, 1, 1], [0, 0, 1, 1, 0], [0, 0, 1, 0, 0]),
+        # lambda = 0: no feedback, so predictor 4 is not needed.
+        (HyperParameters.single_pcoder(5, 3, 0.3, 0.0, 0.2), [0, 0, 0, 1, 1], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0]),
+        # alpha = 0: predictor 1 only feeds nothing; predictor 2 feeds PCoder 1.
+        (HyperParameters.single_pcoder(5, 1, 0.4, 0.5, 0.0), [0, 1, 1, 1, 1], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0]),
+        # Every PCoder active: only the first stage (the image never changes) is skipped.
+        (HyperParameters.uniform(5, 0.4, 0.5, 0.01), [0, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]),
+    ],
+)
+def test_a_step_does_only_the_work_its_coefficients_need(hps, stages, predictors, gradients):
+    net = random_mini(4, 5)
+    dynamics = PCDynamics(net)
+    x = torch.randn(2, 3, 96, 96)
+    coefficients = Coefficients.broadcast(hps, 2)
+    initial = dynamics.initial_state(x, dynamics.plan(coefficients, diagnostics=False))
+    counter = CallCounter(net)
+    for _ in dynamics.trajectory(x, 1, coefficients, initial, diagnostics=False):
+        pass
+    assert (counter.stages, counter.predictors, counter.gradients) == (stages, predictors, gradients)
+
+
+def test_a_shared_initial_state_covers_the_union_of_plans(mini):
+    x = torch.randn(2, 3, 96, 96)
+    dynamics = PCDynamics(mini)
+    first = dynamics.plan(Coefficients.broadcast(HyperParameters.single_pcoder(5, 2, 0.3, 0.5, 0.0), 2), diagnostics=False)
+    second = dynamics.plan(Coefficients.broadcast(HyperParameters.single_pcoder(5, 4, 0.3, 0.0, 0.2), 2), diagnostics=False)
+    state = dynamics.initial_state(x, first.union(second))
+    assert [p is not None for p in state.predictions] == [False, False, True, True, False]
+    assert [g is not None for g in state.gradients] == [False, False, False, True, False]

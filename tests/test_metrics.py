@@ -134,3 +134,29 @@ def test_cam_outside_unit_interval_or_nan_raises():
         iou(np.full((2, 2), np.nan), *masks, [0.5])
     with pytest.raises(TypeError, match="float"):
         iou(np.zeros((2, 2), dtype=np.uint8), *masks, [0.5])
+
+
+def test_thresholds_compare_exactly_in_the_maps_own_precision():
+    # float32(0.7) is just below 0.7: as a real number it is not >= 0.7.
+    below = np.float32(0.7)
+    assert float(below) < 0.7
+    cam = np.array([[below, np.nextafter(below, np.float32(1))]], dtype=np.float32)
+    truth = np.array([[False, True]])
+    assert iou(cam, truth, np.ones_like(truth), [0.7])[0] == 1.0
+
+
+def test_torch_tensors_give_the_numpy_result():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    cam = rng.random((3, 4, 7, 5)).astype(np.float32)
+    truth = rng.random((3, 1, 7, 5)) > 0.5
+    valid = rng.random((3, 1, 7, 5)) > 0.1
+    expected = iou(cam, truth, valid, [0.3, 0.7])
+    got = iou(torch.from_numpy(cam), torch.from_numpy(truth), torch.from_numpy(valid), [0.3, 0.7])
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
+    np.testing.assert_array_equal(got.numpy(), expected)
+    # and the loop of the independent check above, on float32 maps
+    for k, level in enumerate([0.3, 0.7]):
+        pred = (cam.astype(np.float64) >= level) & valid
+        gt = truth & valid
+        np.testing.assert_array_equal(expected[k], (pred & gt).sum((-2, -1)) / (pred | gt).sum((-2, -1)))

@@ -10,7 +10,7 @@ from torchvision import transforms
 
 from pcgc.models.pvgg16 import IMAGENET_MEAN, IMAGENET_STD
 from pcgc.noise import make_inputs
-from pcgc.stages.extract import resolve_device
+from pcgc.stages.network import resolve_device
 
 RNG = np.random.default_rng(0)
 PIXELS = RNG.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)

@@ -15,10 +15,8 @@ import pandas as pd
 import torch
 
 from pcgc.atomic import atomic_path
-from pcgc.cam import normalize_cam
 from pcgc.h5io import require_datasets
-from pcgc.data.masks import IGNORE_ID
-from pcgc.metrics import iou
+from pcgc.scoring import iou_scores, score_maps
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +29,15 @@ def score_iou(extract_h5: Path, selection_h5: Path, thresholds: list[float], out
         if list(image_ids) != list(selection["image_id"].asstr()[:]):
             raise ValueError(f"{extract_h5}: its images are not those of {selection_h5}")
         count, states = extraction["cam_raw"].shape[:2]
-        height, width = selection["mask_ids"].shape[1:]
         scores = np.empty((len(thresholds), count, states), dtype=np.float64)
         for start in range(0, count, chunk):
             stop = min(start + chunk, count)
-            maps = normalize_cam(torch.from_numpy(extraction["cam_raw"][start:stop]), (height, width)).numpy()
-            ids = selection["mask_ids"][start:stop].astype(np.int32)[:, None]
-            classes = selection["class_id"][start:stop].reshape(-1, 1, 1, 1)
-            scores[:, start:stop] = iou(maps, ids == classes, ids != IGNORE_ID, thresholds)
+            scores[:, start:stop] = score_maps(
+                torch.from_numpy(extraction["cam_raw"][start:stop]),
+                torch.from_numpy(selection["mask_ids"][start:stop].astype(np.int32)),
+                torch.from_numpy(selection["class_id"][start:stop]),
+                iou_scores(thresholds),
+            ).numpy()
         correct = extraction["top1"][:] == extraction["cam_target"][:][:, None]
         target_logit = extraction["target_logit"][:]
     empty = np.argwhere(np.isnan(scores))

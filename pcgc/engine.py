@@ -1,0 +1,135 @@
+"""The engine behind `extract` and the sweeps: dynamics and Grad-CAM for many configurations of
+the coefficients over one batch of images, without any file I/O.
+
+For a batch of images the t = 0 state (the plain feedforward pass), its Grad-CAM and its logits
+are computed once and shared by every configuration (t = 0 does not depend on the coefficients).
+Configurations are then grouped by the work they need (`WorkPlan.signature`: which PCoders are
+frozen, which predictors and gradients run) and stacked, configuration x image, into device
+batches of `batch_size` rows.
+
+Every device batch has the same shape, whatever the number of configurations: the last batch of a
+group is padded with copies of its last configuration (and the padding dropped). Kernels may pick
+a different algorithm for a different batch shape, which changes results in the last bits; with a
+fixed shape each row's numbers do not depend on which configurations share its batch, so the way
+configurations are split into jobs (a sweep's chunks) changes no number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterator, Sequence
+
+import torch
+
+from pcgc.cam import grad_cam
+from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics, Readout
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Per row (one configuration on one image), every timestep t = 0..T, on the engine's device."""
+
+    configuration: torch.Tensor
+    """[R] int64: index into the configurations given to `Engine.run`."""
+    image: torch.Tensor
+    """[R] int64: index into the image batch."""
+    cam_raw: torch.Tensor
+    """[R, T+1, h, w] raw Grad-CAM (before the ReLU)."""
+    target_logit: torch.Tensor
+    """[R, T+1] logit of the Grad-CAM target class."""
+    top1: torch.Tensor
+    """[R, T+1] int64 predicted class."""
+    prediction_error: torch.Tensor
+    """[R, T+1, N] per-image error of each PCoder's prediction (NaN where it was not computed)."""
+
+
+@dataclass(frozen=True)
+class _Timestep:
+    cam_raw: torch.Tensor
+    target_logit: torch.Tensor
+    top1: torch.Tensor
+    errors: torch.Tensor
+
+    @classmethod
+    def of(cls, readout: Readout, targets: torch.Tensor) -> "_Timestep":
+        result = grad_cam(readout, targets)
+        return cls(result.raw, result.score, readout.logits.detach().argmax(1), readout.errors)
+
+    def select(self, index: torch.Tensor) -> "_Timestep":
+        return _Timestep(*(getattr(self, name).index_select(0, index) for name in self.__dataclass_fields__))
+
+
+class Engine:
+    """Runs configurations x images through the dynamics, with Grad-CAM at every timestep.
+
+    `batch_size` is the number of rows (configuration-image pairs) per device batch; an image batch
+    of B images holds `max(1, batch_size // B)` configurations. `diagnostics=True` computes every
+    PCoder's prediction error at every step (at the price of running every predictor); without it
+    only the predictors the dynamics need run.
+    """
+
+    def __init__(self, dynamics: PCDynamics, *, batch_size: int, diagnostics: bool) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.dynamics = dynamics
+        self.batch_size = batch_size
+        self.diagnostics = diagnostics
+
+    def configurations_per_batch(self, images: int) -> int:
+        return max(1, self.batch_size // images)
+
+    def run(
+        self,
+        x: torch.Tensor,
+        targets: torch.Tensor,
+        configurations: Sequence[HyperParameters],
+        timesteps: int,
+    ) -> Iterator[Trajectories]:
+        """Trajectories of every configuration on every image of `x`, one device batch at a time.
+
+        `x` [B, C, H, W] is the image batch and `targets` [B] the Grad-CAM class of each image,
+        both on the device the network is on.
+        """
+        if not configurations:
+            raise ValueError("no configurations to run")
+        if targets.shape != (x.shape[0],):
+            raise ValueError(f"need one Grad-CAM target per image: got shape {tuple(targets.shape)} for {x.shape[0]} images")
+        dynamics = self.dynamics
+        images = x.shape[0]
+        plans = [dynamics.plan(Coefficients.broadcast(c, 1), diagnostics=self.diagnostics) for c in configurations]
+        shared_plan = plans[0]
+        for plan in plans[1:]:
+            shared_plan = shared_plan.union(plan)
+        initial = dynamics.initial_state(x, shared_plan)
+        first = _Timestep.of(dynamics.readout(initial), targets)
+
+        groups: dict[tuple, list[int]] = {}
+        for k, plan in enumerate(plans):
+            groups.setdefault(plan.signature(), []).append(k)
+        per_batch = self.configurations_per_batch(images)
+        image_index = torch.arange(images, device=x.device).repeat(per_batch)
+        for members in groups.values():
+            # A t = 0 error is reported where the group's own plan computes it, whatever else the
+            # shared t = 0 state computed for other groups.
+            own = torch.tensor(plans[members[0]].prediction, device=x.device)
+            first_errors = torch.where(own, first.errors, torch.nan).index_select(0, image_index)
+            for start in range(0, len(members), per_batch):
+                block = members[start : start + per_batch]
+                padded = block + [block[-1]] * (per_batch - len(block))
+                coefficients = Coefficients.stack([configurations[k] for k in padded for _ in range(images)])
+                steps = [replace(first.select(image_index), errors=first_errors)]
+                states = dynamics.trajectory(
+                    x.index_select(0, image_index), timesteps, coefficients, initial.select(image_index),
+                    diagnostics=self.diagnostics,
+                )
+                for state in states:
+                    steps.append(_Timestep.of(dynamics.readout(state), targets.index_select(0, image_index)))
+                rows = len(block) * images  # the padding is dropped
+                yield Trajectories(
+                    configuration=torch.tensor(block, device=x.device).repeat_interleave(images),
+                    image=image_index[:rows],
+                    cam_raw=torch.stack([s.cam_raw[:rows] for s in steps], 1),
+                    target_logit=torch.stack([s.target_logit[:rows] for s in steps], 1),
+                    top1=torch.stack([s.top1[:rows] for s in steps], 1),
+                    prediction_error=torch.stack([s.errors[:rows] for s in steps], 1),
+                )

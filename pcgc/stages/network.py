@@ -1,0 +1,75 @@
+"""What every stage that runs the network shares: the device, the network with its weights, and
+the images' Grad-CAM targets from the selection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+import torch
+
+from pcgc.checkpoints import load_network_weights
+from pcgc.dynamics import PCDynamics
+from pcgc.h5io import read_json_attr, require_datasets
+from pcgc.models import build_network
+from pcgc.provenance import sha256_file
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is CUDA when present, else the CPU; asking for CUDA where there is none is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"extraction.device: {name!r} asked for, but torch sees no CUDA device")
+    return device
+
+
+def load_dynamics(
+    spec: str,
+    num_classes: int,
+    backbone_path: Path,
+    pmodule_paths: Sequence[Path],
+    *,
+    gradient_scaling: bool,
+    device: torch.device,
+) -> PCDynamics:
+    """The named network with its checkpoint files loaded, on `device`, ready to run."""
+    net = build_network(spec, num_classes)
+    load_network_weights(net, backbone_path, pmodule_paths)
+    return PCDynamics(net.to(device), gradient_scaling=gradient_scaling)
+
+
+def weight_hashes(backbone_path: Path, pmodule_paths: Sequence[Path]) -> dict[str, str]:
+    """sha256 of each weight file, recorded in the outputs the network produced."""
+    return {str(p): sha256_file(p) for p in [backbone_path, *pmodule_paths]}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The selected images, their Grad-CAM classes and the classifier's size (from selection.h5)."""
+
+    image_id: np.ndarray
+    cam_target: np.ndarray
+    num_classes: int
+    selection: dict[str, Any]
+
+    @classmethod
+    def read(cls, selection_h5: Path) -> "Targets":
+        with h5py.File(selection_h5, "r") as selection:
+            require_datasets(selection, ["cam_target", "image_id"], selection_h5)
+            return cls(
+                image_id=selection["image_id"].asstr()[:],
+                cam_target=selection["cam_target"][:],
+                num_classes=read_json_attr(selection, "num_classifier_classes", selection_h5),
+                selection=read_json_attr(selection, "selection", selection_h5),
+            )
+
+    def check_inputs(self, inputs: h5py.File, inputs_h5: Path, selection_h5: Path) -> None:
+        """Stop if an inputs file was not made from this selection."""
+        require_datasets(inputs, ["inputs", "image_id"], inputs_h5)
+        if list(inputs["image_id"].asstr()[:]) != list(self.image_id):
+            raise ValueError(f"{inputs_h5}: its images are not those of {selection_h5}; rebuild the inputs")
