@@ -1,8 +1,10 @@
 """pcgc: Grad-CAM of predictive-coding dynamics, scored against ImageNet-S masks.
 
     world (demo data + trained weights, or ImageNet-S + fetched weights)
-      -> select_images -> noisy_inputs (per sigma) -> extract (per hyperparameter set x sigma)
-      -> iou -> bootstrap -> fig2
+      -> select_images -> noisy_inputs (per sigma)
+           -> extract (per hyperparameter set x sigma) -> iou -> bootstrap -> fig2
+           -> sweep_chunk (per sweep x sigma x chunk) -> sweep_merge -> sweep_summary -> fig3, fig4
+           -> fig1_cams -> fig1
 
 Every stage's outputs depend only on its inputs and params; the params carry the config values the
 stage reads and a fingerprint of the pcgc code behind it, so editing either reruns exactly the
@@ -18,8 +20,12 @@ from snakemake.exceptions import WorkflowError
 sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
 
-from pcgc.config import ConfigError, sigma_label, validate_config
+from pathlib import Path
+
+from pcgc.config import ConfigError, all_sigmas, sigma_label, validate_config
+from pcgc.models import PCODERS
 from pcgc.provenance import code_fingerprint
+from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
 
 
 configfile: "config.yaml"
@@ -37,11 +43,15 @@ include: "rules/select.smk"
 include: "rules/inputs.smk"
 include: "rules/extract.smk"
 include: "rules/score.smk"
+include: "rules/sweeps.smk"
 include: "rules/figures.smk"
 
 
 rule all:
     default_target: True
     input:
-        expand(RESULTS + "/bootstrap/{hps}/sigma{sigma}.csv", hps=HPS_NAMES, sigma=SIGMAS),
+        expand(RESULTS + "/bootstrap/{hps}/sigma{sigma}.csv", hps=HPS_NAMES, sigma=map(sigma_label, config["noise"]["sigmas"])),
         rules.fig2.output,
+        [sweep_outputs(name, "summary.csv") for name in SWEEPS],
+        [sweep_outputs(name, "maps.h5") for name, sweep in SWEEPS.items() if sweep["store_maps"] != "none"],
+        [f"{RESULTS}/figures/{name}.{suffix}" for name in ("fig1", "fig3", "fig4") if FIGURES[name] is not None for suffix in ("png", "pdf")],

@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from pcgc.models import PCODERS
+from pcgc.sweeps import SUM_TOLERANCE, grid_values, sweep_cells
 
 
 class ConfigError(ValueError):
@@ -30,10 +31,26 @@ def _key(path: Any) -> str:
     return text or "<top level>"
 
 
+def _closest_alternative(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Of the alternatives a value matches none of, the error of one whose type it has (a mapping
+    given where a list or a mapping is allowed is judged as a mapping)."""
+    branches: dict[Any, list[jsonschema.ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def wrong_kind(errors: list[jsonschema.ValidationError]) -> bool:
+        return any(e.validator in ("type", "const", "enum") and not e.relative_path for e in errors)
+
+    candidates = [errors for errors in branches.values() if not wrong_kind(errors)] or list(branches.values())
+    return max((e for errors in candidates for e in errors), key=lambda e: len(e.absolute_path))
+
+
 def _schema_errors(config: Mapping) -> list[str]:
     validator = jsonschema.Draft202012Validator(load_schema())
     messages = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        while error.validator in ("oneOf", "anyOf") and error.context:
+            error = _closest_alternative(error)
         if error.validator == "required":
             missing = [k for k in error.validator_value if k not in error.instance]
             for key in missing:
@@ -86,6 +103,9 @@ def _semantic_errors(config: Mapping) -> list[str]:
         messages.append(
             f"figures.fig2.threshold: {fig2['threshold']} is not one of iou.thresholds {config['iou']['thresholds']}"
         )
+    messages += _sweep_errors(config)
+    messages += _figure_errors(config)
+    messages += _sigma_label_errors(config)
     if config["world"] == "demo" and config["selection"]["n_images"] > (
         config["demo"]["num_classes"] * config["demo"]["val_per_class"]
     ):
@@ -95,6 +115,98 @@ def _semantic_errors(config: Mapping) -> list[str]:
             f"{config['demo']['num_classes'] * config['demo']['val_per_class']} validation images"
         )
     return messages
+
+
+def _sweep_errors(config: Mapping) -> list[str]:
+    messages = []
+    pcoders = PCODERS[config["model"]["spec"]]
+    for name, sweep in config["sweeps"].items():
+        key = f"sweeps.{name}"
+        axes_ok = True
+        for axis in ("beta", "lambda"):
+            try:
+                values = grid_values(sweep[axis])
+            except ValueError as error:
+                messages.append(f"{key}.{axis}: {error}")
+                axes_ok = False
+                continue
+            outside = [v for v in values if not 0 <= v <= 1]
+            if outside:
+                messages.append(f"{key}.{axis}: values {outside} lie outside [0, 1]")
+                axes_ok = False
+        if sweep["kind"] == "shared" and "pcoders" in sweep:
+            messages.append(f"{key}.pcoders: a shared sweep has no pcoders key (every PCoder takes the grid's values)")
+        for k in sweep.get("pcoders", []):
+            if k > len(pcoders):
+                messages.append(f"{key}.pcoders: PCoder {k} does not exist; model {config['model']['spec']} has {len(pcoders)}")
+                axes_ok = False
+        if axes_ok and not sweep_cells(sweep, [p.has_feedback for p in pcoders]):
+            messages.append(f"{key}: no cell of the grid has beta + lambda <= 1; nothing would run")
+        n_images = sweep["n_images"]
+        if n_images != "all" and n_images > config["selection"]["n_images"]:
+            messages.append(
+                f"{key}.n_images: {n_images} images asked for, but selection.n_images is {config['selection']['n_images']}"
+            )
+    return messages
+
+
+def _timesteps_errors(key: str, shown: Any, timesteps: int) -> list[str]:
+    if shown == "all":
+        return []
+    beyond = [t for t in shown if t > timesteps]
+    return [f"{key}: timesteps {beyond} lie beyond dynamics.timesteps = {timesteps}"] if beyond else []
+
+
+def _figure_errors(config: Mapping) -> list[str]:
+    messages = []
+    figures, sweeps, timesteps = config["figures"], config["sweeps"], config["dynamics"]["timesteps"]
+    thresholds = config["iou"]["thresholds"]
+    for figure, kind in (("fig3", "single_pcoder"), ("fig4", "shared")):
+        entry = figures[figure]
+        if entry is None:
+            continue
+        key = f"figures.{figure}"
+        sweep = sweeps.get(entry["sweep"])
+        if sweep is None:
+            messages.append(f"{key}.sweep: {entry['sweep']!r} is not a sweep in `sweeps` (has: {sorted(sweeps)})")
+        elif sweep["kind"] != kind:
+            messages.append(f"{key}.sweep: {entry['sweep']!r} is a {sweep['kind']} sweep; {figure} draws a {kind} one")
+        elif "sigma" in entry and entry["sigma"] not in sweep["sigmas"]:
+            messages.append(f"{key}.sigma: {entry['sigma']} is not one of sweeps.{entry['sweep']}.sigmas {sweep['sigmas']}")
+        if entry["threshold"] not in thresholds:
+            messages.append(f"{key}.threshold: {entry['threshold']} is not one of iou.thresholds {thresholds}")
+        messages += _timesteps_errors(f"{key}.timesteps", entry["timesteps"], timesteps)
+    fig1 = figures["fig1"]
+    if fig1 is not None:
+        if fig1["beta"] + fig1["lambda"] > 1 + SUM_TOLERANCE:
+            messages.append(f"figures.fig1.lambda: beta + lambda = {fig1['beta']} + {fig1['lambda']} > 1")
+        if isinstance(fig1["images"], int) and fig1["images"] > config["selection"]["n_images"]:
+            messages.append(
+                f"figures.fig1.images: {fig1['images']} images asked for, but selection.n_images is {config['selection']['n_images']}"
+            )
+        messages += _timesteps_errors("figures.fig1.timesteps", fig1["timesteps"], timesteps)
+    return messages
+
+
+def all_sigmas(config: Mapping) -> list[float]:
+    """Every noise level the configuration uses: noise.sigmas, the sweeps' and figure 1's."""
+    sigmas = list(config["noise"]["sigmas"])
+    for sweep in config["sweeps"].values():
+        sigmas += sweep["sigmas"]
+    if config["figures"]["fig1"] is not None:
+        sigmas.append(config["figures"]["fig1"]["sigma"])
+    return sorted(set(float(s) for s in sigmas))
+
+
+def _sigma_label_errors(config: Mapping) -> list[str]:
+    labels: dict[str, list[float]] = {}
+    for sigma in all_sigmas(config):
+        labels.setdefault(sigma_label(sigma), []).append(sigma)
+    return [
+        f"noise levels {values} would share the file label sigma{label}; use values that differ in 6 significant digits"
+        for label, values in labels.items()
+        if len(values) > 1
+    ]
 
 
 def validate_config(config: Mapping) -> dict:
@@ -113,4 +225,4 @@ def sigma_label(sigma: float) -> str:
     return f"{float(sigma):g}"
 
 
-__all__ = ["ConfigError", "validate_config", "sigma_label"]
+__all__ = ["ConfigError", "all_sigmas", "validate_config", "sigma_label"]

@@ -101,6 +101,17 @@ class Cell:
     alpha: float
     configuration: Configuration
 
+    def as_dict(self) -> dict[str, Any]:
+        """The grid coordinates (as table columns) and the configuration they run."""
+        return {
+            "pcoder": self.pcoder, "beta": self.beta, "lambda": self.lam, "alpha": self.alpha,
+            "configuration": self.configuration.as_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, Any]) -> "Cell":
+        return cls(entry["pcoder"], entry["beta"], entry["lambda"], entry["alpha"], Configuration.from_dict(entry["configuration"]))
+
 
 def sweep_cells(sweep: Mapping[str, Any], has_feedback: Sequence[bool]) -> list[Cell]:
     """The runnable cells of a sweep, in order: PCoder, then beta, then lambda.

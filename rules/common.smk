@@ -2,12 +2,15 @@
 
 RESULTS = config["results"]
 HPS_NAMES = list(config["hyperparameters"])
-SIGMAS = {sigma_label(s): float(s) for s in config["noise"]["sigmas"]}
+# Every noise level in use (hyperparameter sets, sweeps, figure 1), by its file label.
+SIGMAS = {sigma_label(s): s for s in all_sigmas(config)}
 
 
 wildcard_constraints:
     hps="[A-Za-z0-9_-]+",
     sigma="[0-9.e+-]+",
+    sweep="[A-Za-z0-9_-]+",
+    chunk="[0-9a-f]{16}",
 
 
 def log_path(name):

@@ -19,3 +19,87 @@ rule fig2:
         benchmark_path("fig2")
     script:
         "../scripts/fig2.py"
+
+
+FIGURES = config["figures"]
+
+
+def grid_axes(sweep):
+    return {"betas": list(grid_values(SWEEPS[sweep]["beta"])), "lambdas": list(grid_values(SWEEPS[sweep]["lambda"]))}
+
+
+if FIGURES["fig3"] is not None:
+
+    rule fig3:
+        input:
+            f"{sweep_folder(FIGURES['fig3']['sweep'], sigma_label(FIGURES['fig3']['sigma']))}/summary.csv",
+        output:
+            png=f"{RESULTS}/figures/fig3.png",
+            pdf=f"{RESULTS}/figures/fig3.pdf",
+        params:
+            figure=FIGURES["fig3"],
+            axes=grid_axes(FIGURES["fig3"]["sweep"]),
+            code=code_fingerprint("pcgc.stages.grid_figures"),
+        log:
+            log_path("fig3"),
+        script:
+            "../scripts/fig3.py"
+
+
+if FIGURES["fig4"] is not None:
+
+    rule fig4:
+        input:
+            sweep_outputs(FIGURES["fig4"]["sweep"], "summary.csv"),
+        output:
+            png=f"{RESULTS}/figures/fig4.png",
+            pdf=f"{RESULTS}/figures/fig4.pdf",
+        params:
+            figure=FIGURES["fig4"],
+            sigmas=SWEEPS[FIGURES["fig4"]["sweep"]]["sigmas"],
+            axes=grid_axes(FIGURES["fig4"]["sweep"]),
+            code=code_fingerprint("pcgc.stages.grid_figures"),
+        log:
+            log_path("fig4"),
+        script:
+            "../scripts/fig4.py"
+
+
+if FIGURES["fig1"] is not None:
+    FIG1 = FIGURES["fig1"]
+
+    rule fig1_cams:
+        input:
+            inputs=f"{RESULTS}/inputs/sigma{sigma_label(FIG1['sigma'])}.h5",
+            selection=rules.select_images.output.h5,
+            backbone=WEIGHTS["backbone"],
+            pmodules=WEIGHTS["pmodules"],
+        output:
+            f"{RESULTS}/figures/fig1_cams.h5",
+        params:
+            # What the maps depend on; fig1.timesteps only chooses the columns drawn.
+            figure={key: value for key, value in FIG1.items() if key != "timesteps"},
+            spec=config["model"]["spec"],
+            gradient_scaling=config["model"]["gradient_scaling"],
+            timesteps=config["dynamics"]["timesteps"],
+            thresholds=config["iou"]["thresholds"],
+            code=code_fingerprint("pcgc.stages.figure1_cams"),
+        threads: workflow.cores
+        log:
+            log_path("fig1_cams"),
+        script:
+            "../scripts/fig1_cams.py"
+
+    rule fig1:
+        input:
+            rules.fig1_cams.output[0],
+        output:
+            png=f"{RESULTS}/figures/fig1.png",
+            pdf=f"{RESULTS}/figures/fig1.pdf",
+        params:
+            timesteps=FIG1["timesteps"],
+            code=code_fingerprint("pcgc.stages.figure1"),
+        log:
+            log_path("fig1"),
+        script:
+            "../scripts/fig1.py"

@@ -31,13 +31,42 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["selection"].__setitem__("crop", 128), r"selection\.crop: 128 is larger than selection\.resize"),
         (lambda c: c["weights"]["backbone"].__setitem__("path", "/tmp/vgg16.pth"), r"weights\.backbone: give exactly one of url and path"),
         (lambda c: c["extraction"].__setitem__("device", "gpu"), r"extraction\.device: 'gpu' does not match"),
+        (lambda c: c["extraction"].__setitem__("chunk_size", 0), r"extraction\.chunk_size: 0 is less than the minimum of 1"),
+        (lambda c: c["sweeps"]["fig3"].__setitem__("pcoders", [1, 6]), r"sweeps\.fig3\.pcoders: PCoder 6 does not exist; model mini has 5"),
+        (lambda c: c["sweeps"]["fig4"].__setitem__("pcoders", [1]), r"sweeps\.fig4\.pcoders: a shared sweep has no pcoders key"),
+        (lambda c: c["sweeps"]["fig3"].pop("pcoders"), r"sweeps\.fig3\.pcoders: missing \(required key\)"),
+        (lambda c: c["sweeps"]["fig3"].__setitem__("beta", {"start": 0.5, "stop": 0.2, "step": 0.1}), r"sweeps\.fig3\.beta: grid .* has no values"),
+        (lambda c: c["sweeps"]["fig3"].__setitem__("beta", [0.5, 0.25]), r"sweeps\.fig3\.beta: grid values must be increasing"),
+        (lambda c: c["sweeps"]["fig3"].__setitem__("lambda", {"start": 0.5, "stop": 1.0, "step": 0.5}), None),
+        (lambda c: c["sweeps"]["fig3"].update(beta=[0.75, 1.0], **{"lambda": [0.5]}), r"sweeps\.fig3: no cell of the grid has beta \+ lambda <= 1"),
+        (lambda c: c["sweeps"]["fig4"].__setitem__("n_images", 301), r"sweeps\.fig4\.n_images: 301 images asked for, but selection\.n_images is 300"),
+        (lambda c: c["sweeps"]["fig4"].__setitem__("store_maps", "some"), r"sweeps\.fig4\.store_maps: 'some' is not"),
+        (lambda c: c["sweeps"]["fig4"].__setitem__("sigmas", [0.1, 0.1000001]), r"noise levels \[0\.1, 0\.1000001\] would share the file label sigma0\.1"),
+        (lambda c: c["figures"]["fig3"].__setitem__("sweep", "fig9"), r"figures\.fig3\.sweep: 'fig9' is not a sweep"),
+        (lambda c: c["figures"]["fig3"].__setitem__("sweep", "fig4"), r"figures\.fig3\.sweep: 'fig4' is a shared sweep; fig3 draws a single_pcoder one"),
+        (lambda c: c["figures"]["fig3"].__setitem__("sigma", 0.3), r"figures\.fig3\.sigma: 0\.3 is not one of sweeps\.fig3\.sigmas"),
+        (lambda c: c["figures"]["fig4"].__setitem__("threshold", 0.7), r"figures\.fig4\.threshold: 0\.7 is not one of iou\.thresholds"),
+        (lambda c: c["figures"]["fig4"].__setitem__("timesteps", [1, 11]), r"figures\.fig4\.timesteps: timesteps \[11\] lie beyond dynamics\.timesteps = 10"),
+        (lambda c: c["figures"]["fig1"].__setitem__("lambda", 0.7), r"figures\.fig1\.lambda: beta \+ lambda = 0\.4 \+ 0\.7 > 1"),
+        (lambda c: c["sweeps"]["fig4"].__setitem__("beta", {"start": 0, "stop": 1}), r"sweeps\.fig4\.beta\.step: missing \(required key\)"),
+        (lambda c: c["figures"]["fig1"].__setitem__("images", ["a", "a"]), r"figures\.fig1\.images: \['a', 'a'\] has non-unique elements"),
     ],
 )
 def test_invalid_values_name_their_key(edit, message):
     config = default_config()
     edit(config)
+    if message is None:  # a valid edit, beside the invalid ones
+        validate_config(config)
+        return
     with pytest.raises(ConfigError, match=message):
         validate_config(config)
+
+
+def test_figures_and_sweeps_may_be_left_out():
+    config = default_config()
+    config["sweeps"] = {}
+    config["figures"].update(fig1=None, fig3=None, fig4=None)
+    validate_config(config)
 
 
 def test_all_problems_are_reported_at_once():

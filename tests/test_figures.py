@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from pcgc.bootstrap import bootstrap_timesteps
-from pcgc.figures import plot_iou_over_time
+from pcgc.figures.timecourse import plot_iou_over_time
 
 
 def _summaries():

@@ -21,6 +21,14 @@ def test_paper_config_is_the_papers_experiment():
         "beta": [0.19, 0.7, 0.34, 0.7, 0.7], "lambda": [0.3, 0.3, 0.3, 0.0, 0.3], "alpha": [0.01, 0.0, 0.01, 0.01, 0.01]
     }
     assert config["bootstrap"]["resamples"] == 1000
+    tenths = {"start": 0.0, "stop": 1.0, "step": 0.1}
+    fig3, fig4 = config["sweeps"]["fig3"], config["sweeps"]["fig4"]
+    assert fig3["kind"] == "single_pcoder" and fig3["pcoders"] == [1, 2, 3, 4, 5] and fig3["sigmas"] == [0.0]
+    assert fig4["kind"] == "shared" and fig4["sigmas"] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    for sweep in (fig3, fig4):
+        assert sweep["beta"] == sweep["lambda"] == tenths and sweep["n_images"] == "all"
+    fig1 = config["figures"]["fig1"]
+    assert (fig1["sigma"], fig1["beta"], fig1["lambda"]) == (0.6, 0.4, 0.5)
 
 
 def test_paper_dag_is_planned_in_full(tmp_path):
@@ -37,6 +45,8 @@ def test_paper_dag_is_planned_in_full(tmp_path):
     config["imagenet_s"].update(root=str(root), categories=str(categories), mapping=str(mapping))
     config["weights"]["directory"] = str(tmp_path / "weights")
     jobs = planned_jobs(workdir, write_config(workdir, config, "paper.yaml"))
+    # Figure 3: 5 x 66 cells, 275 configurations (the top PCoder's 66 cells are 11: it ignores
+    # lambda), in chunks of 11: 25. Figure 4: 66 configurations, 6 chunks at each of 6 noise levels.
     assert jobs == {
         "fetch_weights": 1,
         "select_images": 1,
@@ -45,5 +55,12 @@ def test_paper_dag_is_planned_in_full(tmp_path):
         "iou": 14,
         "bootstrap": 14,
         "fig2": 1,
+        "sweep_chunk": 25 + 6 * 6,
+        "sweep_merge": 7,
+        "sweep_summary": 7,
+        "fig3": 1,
+        "fig4": 1,
+        "fig1_cams": 1,
+        "fig1": 1,
         "all": 1,
     }

@@ -45,8 +45,9 @@ def test_outputs_exist_with_their_documented_layout(workflow):
     assert list(summary["timestep"]) == [0, 1, 2]
     # The bootstrap table's sample mean is the mean of the IoU table.
     np.testing.assert_allclose(summary["mean"], scores.groupby("timestep")["iou"].mean().to_numpy())
-    for suffix in ("png", "pdf"):
-        assert (results / f"figures/fig2.{suffix}").stat().st_size > 1000
+    for name in ("fig1", "fig2", "fig3", "fig4"):
+        for suffix in ("png", "pdf"):
+            assert (results / f"figures/{name}.{suffix}").stat().st_size > 1000
     assert (results / "logs/extract/hps_0/sigma0.log").read_text().count("image-timesteps/s") == 1
 
 
@@ -68,14 +69,14 @@ def test_bootstrap_settings_rerun_only_bootstrap_and_figure(workflow):
     config = tiny_config()
     config["bootstrap"]["seed"] = 7
     assert planned_jobs(workdir, write_config(workdir, config, "bootstrap.yaml")) == {
-        "bootstrap": 2, "fig2": 1, "all": 1
+        "bootstrap": 2, "fig2": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1, "all": 1
     }
 
 
 def test_a_new_noise_level_runs_only_its_branch(workflow):
     workdir, _ = workflow
     config = tiny_config()
-    config["noise"]["sigmas"] = [0.0, 0.3]
+    config["noise"]["sigmas"] = [0.0, 0.6]
     assert planned_jobs(workdir, write_config(workdir, config, "noise.yaml")) == {
         "noisy_inputs": 1, "extract": 2, "iou": 2, "bootstrap": 2, "all": 1
     }
@@ -84,7 +85,7 @@ def test_a_new_noise_level_runs_only_its_branch(workflow):
 def test_execution_settings_rerun_nothing(workflow):
     workdir, _ = workflow
     config = tiny_config()
-    config["extraction"].update(batch_size=3, device="cpu")
+    config["extraction"].update(batch_size=3, device="cpu", chunk_size=1)
     assert planned_jobs(workdir, write_config(workdir, config, "execution.yaml")) == {}
 
 
@@ -97,11 +98,68 @@ def test_editing_pcgc_code_reruns_the_stages_behind_it(workflow):
         assert planned_jobs(workdir, configfile) == {}
         source.write_text(original + "\nUNUSED_CONSTANT = 1\n")
         assert planned_jobs(workdir, configfile) == {
-            "extract": 2, "iou": 2, "bootstrap": 2, "fig2": 1, "all": 1
+            "extract": 2, "iou": 2, "bootstrap": 2, "fig2": 1,
+            "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1,
+            "fig1_cams": 1, "fig1": 1, "all": 1,
         }
     finally:
         source.write_text(original)
     assert planned_jobs(workdir, configfile) == {}
+
+
+def test_the_sweep_tables(workflow):
+    workdir, _ = workflow
+    results = workdir / "results/tiny"
+    scores = pd.read_parquet(results / "sweeps/fig3/sigma0/scores.parquet")
+    assert len(scores) == 6 * 8 * 3  # cells x images x states (one threshold)
+    assert sorted(scores.groupby(["pcoder", "beta", "lambda"]).groups) == [
+        (1, 0.5, 0.0), (1, 0.5, 0.5), (1, 1.0, 0.0), (5, 0.5, 0.0), (5, 0.5, 0.5), (5, 1.0, 0.0)
+    ]
+    # t = 0 is the feedforward network: every cell's t = 0 IoU is that of the hyperparameter sets.
+    extraction = pd.read_parquet(results / "iou/hps_0/sigma0.parquet")
+    first = extraction[extraction["timestep"] == 0].sort_values("image_index")
+    for _, rows in scores[scores["timestep"] == 0].groupby(["pcoder", "beta", "lambda"]):
+        rows = rows.sort_values("image_index")
+        assert list(rows["image_id"].astype(str)) == list(first["image_id"])
+        np.testing.assert_array_equal(rows["value"].to_numpy(), first["iou"].to_numpy())
+    summary = pd.read_csv(results / "sweeps/fig4/sigma0.3/summary.csv")
+    assert len(summary) == 2 * 3 and (summary["n_images"] == 6).all()
+    with h5py.File(results / "sweeps/fig3/sigma0/maps.h5") as h5:
+        assert h5["cam_raw"].shape == (6, 8, 3, 6, 6)
+    assert len(list((results / "sweeps/fig3/sigma0/chunks").glob("*.h5"))) == 3
+
+
+def test_the_chunk_size_reruns_nothing(workflow):
+    workdir, _ = workflow
+    config = tiny_config()
+    config["extraction"]["chunk_size"] = 3
+    assert planned_jobs(workdir, write_config(workdir, config, "chunks.yaml")) == {}
+
+
+def test_a_new_sweep_noise_level_plans_only_its_chunks(workflow):
+    workdir, _ = workflow
+    config = tiny_config()
+    config["sweeps"]["fig4"]["sigmas"] = [0.0, 0.3, 0.6]
+    assert planned_jobs(workdir, write_config(workdir, config, "sweep_noise.yaml")) == {
+        "noisy_inputs": 1, "sweep_chunk": 1, "sweep_merge": 1, "sweep_summary": 1, "fig4": 1, "all": 1
+    }
+
+
+def test_a_new_grid_row_plans_only_its_chunks(workflow):
+    workdir, _ = workflow
+    config = tiny_config()
+    config["sweeps"]["fig3"]["beta"] = [0.5, 0.75, 1.0]  # new cells: (0.75, 0) at PCoders 1 and 5
+    assert planned_jobs(workdir, write_config(workdir, config, "grid_row.yaml")) == {
+        "sweep_chunk": 1, "sweep_merge": 1, "sweep_maps": 1, "sweep_summary": 1, "fig3": 1, "all": 1
+    }
+
+
+@pytest.mark.parametrize("figure, setting", [("fig3", {"timesteps": [2]}), ("fig4", {"timesteps": [1]}), ("fig1", {"timesteps": [0, 2]})])
+def test_a_figure_setting_reruns_only_its_figure(workflow, figure, setting):
+    workdir, _ = workflow
+    config = tiny_config()
+    config["figures"][figure].update(setting)
+    assert planned_jobs(workdir, write_config(workdir, config, f"{figure}.yaml")) == {figure: 1, "all": 1}
 
 
 @pytest.mark.parametrize(

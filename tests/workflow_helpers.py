@@ -40,7 +40,15 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     config["selection"]["n_images"] = 8
     config["dynamics"]["timesteps"] = 2
     config["bootstrap"]["resamples"] = 50
-    config["extraction"]["batch_size"] = 4
+    config["extraction"].update(batch_size=4, chunk_size=2)
+    grid = {"alpha": 0.01, "n_images": "all", "store_maps": "none"}
+    # Every key of the default's two sweeps is given: Snakemake merges a --configfile over config.yaml.
+    config["sweeps"] = {
+        # PCoders 1 and 5 x (0.5, 0), (0.5, 0.5), (1, 0): 6 cells, 5 configurations (PCoder 5 ignores lambda)
+        "fig3": dict(grid, kind="single_pcoder", pcoders=[1, 5], beta=[0.5, 1.0], **{"lambda": [0.0, 0.5]}, sigmas=[0.0], store_maps="all"),
+        "fig4": dict(grid, kind="shared", beta=[0.5], **{"lambda": [0.0, 0.5]}, sigmas=[0.0, 0.3], n_images=6),
+    }
+    config["figures"]["fig1"].update(sigma=0.3, images=2)
     for key, value in overrides.items():
         section, _, name = key.partition(".")
         config[section][name] = value

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from pcgc.figures import plot_iou_over_time
+from pcgc.figures.timecourse import plot_iou_over_time
 
 
 def figure2(summaries: Mapping[str, Path], out_paths: Sequence[Path], *, threshold: float, sigma: float, error: str) -> None:

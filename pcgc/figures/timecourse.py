@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -12,8 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-PNG_DPI = 200
-_FORMATS = {".png": "png", ".pdf": "pdf"}
+from pcgc.figures.output import check_paths, save_figure
 
 
 def _error_bars(name: str, frame: pd.DataFrame, error: str) -> np.ndarray:
@@ -40,21 +37,6 @@ def _error_bars(name: str, frame: pd.DataFrame, error: str) -> np.ndarray:
     return yerr
 
 
-def _save_atomically(figure: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 mode would survive os.replace; savefig creates the file under the umask.
-    temp_name = path.parent / f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}"
-    try:
-        fmt = _FORMATS[path.suffix.lower()]
-        # A fixed CreationDate keeps reruns byte-identical, so the workflow doesn't see spurious changes.
-        metadata = {"CreationDate": None} if fmt == "pdf" else None
-        figure.savefig(temp_name, format=fmt, dpi=PNG_DPI, metadata=metadata)
-        os.replace(temp_name, path)
-    except BaseException:
-        temp_name.unlink(missing_ok=True)
-        raise
-
-
 def plot_iou_over_time(
     summaries: Mapping[str, pd.DataFrame],
     out_paths: Sequence[Path],
@@ -72,12 +54,7 @@ def plot_iou_over_time(
     """
     if not summaries:
         raise ValueError("summaries is empty: nothing to plot")
-    paths = [Path(p) for p in out_paths]
-    if not paths:
-        raise ValueError("out_paths is empty: nowhere to write the figure")
-    for path in paths:
-        if path.suffix.lower() not in _FORMATS:
-            raise ValueError(f"cannot infer figure format of {path}: suffix must be one of {sorted(_FORMATS)}")
+    paths = check_paths(out_paths)
 
     prepared = []
     for name, frame in summaries.items():
@@ -105,5 +82,4 @@ def plot_iou_over_time(
     axes.grid(True, alpha=0.3)
     axes.legend()
 
-    for path in paths:
-        _save_atomically(figure, path)
+    save_figure(figure, paths)

@@ -1,0 +1,164 @@
+"""Stage: one chunk of a sweep, a list of configurations at one noise level, scored on the device.
+
+A chunk's HDF5 (`sweeps/<sweep>/sigma<s>/chunks/<chunk>.h5`, C configurations, N images, T + 1
+states, K scores):
+
+| dataset | shape, dtype | meaning |
+|---|---|---|
+| `scores` | [C, N, T+1, K] float64 | each score of each map (attribute `scores` names them) |
+| `correct` | [C, N, T+1] bool | top-1 class == Grad-CAM target |
+| `target_logit` | [C, N, T+1] float32 | logit of the Grad-CAM target |
+| `image_index`, `image_id` | [N] | the images (index into the selection) |
+| `cam_raw`, `map_image_index` | [C, M, T+1, h, w] float16, [M] | raw maps of the images asked for (`store_maps`) |
+
+The scores are computed on the device, where the maps are: the maps themselves are kept only where
+asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pcgc.dynamics import HyperParameters
+from pcgc.engine import Engine
+from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, string_array, write_json_attrs
+from pcgc.provenance import versions
+from pcgc.scoring import iou_scores, score_maps
+from pcgc.stages.network import Targets, load_dynamics, resolve_device, weight_hashes
+from pcgc.sweeps import Configuration, sweep_images, write_manifest
+
+log = logging.getLogger(__name__)
+
+
+def map_images(store_maps: str | Sequence[str], image_ids: np.ndarray, where: str) -> np.ndarray:
+    """Positions (in `image_ids`) of the images whose maps are kept: `none`, `all` or a list of ids."""
+    if store_maps == "none":
+        return np.zeros(0, dtype=np.int64)
+    if store_maps == "all":
+        return np.arange(len(image_ids))
+    position = {image_id: k for k, image_id in enumerate(image_ids)}
+    missing = [i for i in store_maps if i not in position]
+    if missing:
+        raise ValueError(f"{where}: image id(s) {missing} are not among this sweep's {len(image_ids)} images")
+    return np.array(sorted(position[i] for i in store_maps), dtype=np.int64)
+
+
+def run_chunk(
+    *,
+    inputs_h5: Path,
+    selection_h5: Path,
+    backbone_path: Path,
+    pmodule_paths: Sequence[Path],
+    spec: str,
+    gradient_scaling: bool,
+    configurations: Sequence[Configuration],
+    n_images: int | str,
+    image_seed: int,
+    timesteps: int,
+    thresholds: Sequence[float],
+    store_maps: str | Sequence[str],
+    device: str,
+    batch_size: int,
+    out_h5: Path,
+    out_manifest: Path,
+    config: Mapping[str, Any] | None = None,
+) -> None:
+    """Scores of every configuration on the sweep's images at every timestep -> `out_h5`, then the
+    manifest `out_manifest` that lists the configurations (written last: the chunk is finished)."""
+    targets = Targets.read(selection_h5)
+    with h5py.File(selection_h5, "r") as selection:
+        require_datasets(selection, ["mask_ids", "class_id"], selection_h5)
+        images = sweep_images(len(targets.image_id), n_images, image_seed)
+        mask_ids = selection["mask_ids"][images].astype(np.int32)
+        class_id = selection["class_id"][images]
+    image_ids = targets.image_id[images]
+    kept = map_images(store_maps, image_ids, f"store_maps of the sweep writing {out_h5}")
+    scores = iou_scores(thresholds)
+    torch_device = resolve_device(device)
+    dynamics = load_dynamics(
+        spec, targets.num_classes, backbone_path, pmodule_paths, gradient_scaling=gradient_scaling, device=torch_device
+    )
+    settings = [HyperParameters(c.beta, c.lam, c.alpha) for c in configurations]
+    count, states, width = len(images), timesteps + 1, len(configurations)
+    result_scores = np.full((width, count, states, len(scores)), np.nan)
+    correct = np.zeros((width, count, states), dtype=bool)
+    target_logit = np.zeros((width, count, states), dtype=np.float32)
+    maps: np.ndarray | None = None
+    engine = Engine(dynamics, batch_size=batch_size, diagnostics=False)
+    image_batch = min(batch_size, count)
+    started = time.perf_counter()
+    with h5py.File(inputs_h5, "r") as source:
+        targets.check_inputs(source, inputs_h5, selection_h5)
+        noise = read_json_attr(source, "noise", inputs_h5)
+        geometry = read_json_attr(source, "geometry", inputs_h5)
+        progress = tqdm(total=count * width, unit="cfg-img", desc=out_h5.stem, file=sys.stderr, dynamic_ncols=True)
+        for start in range(0, count, image_batch):
+            stop = min(start + image_batch, count)
+            x = torch.from_numpy(source["inputs"][images[start:stop]]).to(torch_device)
+            cam_targets = torch.from_numpy(targets.cam_target[images[start:stop]]).to(torch_device)
+            masks = torch.from_numpy(mask_ids[start:stop]).to(torch_device)
+            classes = torch.from_numpy(class_id[start:stop]).to(torch_device)
+            for block in engine.run(x, cam_targets, settings, timesteps):
+                values = score_maps(block.cam_raw, masks[block.image], classes[block.image], scores)
+                rows = block.configuration.cpu().numpy(), block.image.cpu().numpy() + start
+                result_scores[rows] = values.permute(1, 2, 0).cpu().numpy()
+                correct[rows] = (block.top1 == cam_targets[block.image, None]).cpu().numpy()
+                target_logit[rows] = block.target_logit.cpu().numpy()
+                keep = np.isin(rows[1], kept)
+                if keep.any():
+                    if maps is None:
+                        maps = np.zeros((width, len(kept), states) + tuple(block.cam_raw.shape[2:]), dtype=np.float16)
+                    slot = np.searchsorted(kept, rows[1][keep])
+                    maps[rows[0][keep], slot] = block.cam_raw[torch.from_numpy(keep).to(torch_device)].cpu().numpy()
+                progress.update(len(rows[0]))
+        progress.close()
+    seconds = time.perf_counter() - started
+    undefined = np.argwhere(np.isnan(result_scores))
+    if len(undefined):
+        c, i, t, k = undefined[0]
+        raise ValueError(
+            f"{out_h5}: {len(undefined)} undefined scores, e.g. {scores[k]} of image {image_ids[i]} at t = {t} "
+            f"for {configurations[c].key} (an IoU with an empty union: the selection should prevent it)"
+        )
+    net = dynamics.net
+    with atomic_h5(out_h5) as out:
+        out.create_dataset("scores", data=result_scores)
+        out.create_dataset("correct", data=correct)
+        out.create_dataset("target_logit", data=target_logit)
+        out.create_dataset("image_index", data=images)
+        out.create_dataset("image_id", data=string_array(image_ids), dtype=STRING)
+        if maps is not None:
+            out.create_dataset("cam_raw", data=maps)
+            out.create_dataset("map_image_index", data=images[kept])
+        write_json_attrs(
+            out,
+            {
+                "configurations": [dict(c.as_dict(), key=c.key) for c in configurations],
+                "scores": [s.as_dict() for s in scores],
+                "timesteps": timesteps,
+                "model": net.describe(),
+                "gradient_scaling": gradient_scaling,
+                "cam_layer": f"rep of PCoder {net.num_pcoders} ({net.pcoders[-1].module})",
+                "cam_target": targets.selection["cam_target"],
+                "noise": noise,
+                "geometry": geometry,
+                "weights": weight_hashes(backbone_path, pmodule_paths),
+                "versions": versions(),
+                "device": str(torch_device),
+                "config": dict(config or {}),
+            },
+        )
+    write_manifest(out_manifest, configurations)
+    log.info(
+        "%d configurations x %d images x %d states in %.1f s (%.1f configuration-image-timesteps/s on %s)",
+        width, count, states, seconds, width * count * states / seconds, torch_device,
+    )

@@ -1,0 +1,148 @@
+"""Stages: merge a sweep's chunks into one long table per noise level (and its stored maps into one
+file), and summarise the table per grid cell with the paired bootstrap.
+
+The table (`sweeps/<sweep>/sigma<s>/scores.parquet`) has one row per grid cell x image x timestep x
+score; cells that share a configuration (the top PCoder ignores lambda) share their numbers. The
+columns are those of README, "Sweep tables".
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from pcgc.atomic import atomic_path
+from pcgc.bootstrap import bootstrap_timesteps
+from pcgc.h5io import atomic_h5, read_json_attr, require_datasets, write_json_attrs
+from pcgc.sweeps import Cell, Configuration
+
+log = logging.getLogger(__name__)
+
+
+class _Chunks:
+    """The chunks of one sweep and noise level, opened for reading by configuration key."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        if not paths:
+            raise ValueError("no sweep chunks to read")
+        self.where: dict[str, tuple[h5py.File, int]] = {}
+        self.handles = [h5py.File(p, "r") for p in paths]
+        reference = None
+        for path, handle in zip(paths, self.handles):
+            require_datasets(handle, ["scores", "correct", "target_logit", "image_index", "image_id"], path)
+            layout = (
+                read_json_attr(handle, "timesteps", path),
+                read_json_attr(handle, "scores", path),
+                handle["image_index"][:].tolist(),
+            )
+            if reference is None:
+                reference, first = layout, path
+            elif layout != reference:
+                raise ValueError(f"{path}: its timesteps, scores or images differ from those of {first}; rerun the sweep")
+            for position, entry in enumerate(read_json_attr(handle, "configurations", path)):
+                self.where.setdefault(entry["key"], (handle, position))
+        self.timesteps, self.scores, self.image_index = reference
+        self.image_id = self.handles[0]["image_id"].asstr()[:]
+
+    def get(self, configuration: Configuration, dataset: str) -> np.ndarray:
+        try:
+            handle, position = self.where[configuration.key]
+        except KeyError:
+            raise ValueError(f"no chunk holds configuration {configuration.key}") from None
+        return handle[dataset][position]
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+
+
+def merge_sweep(
+    chunk_paths: Sequence[Path], cells: Sequence[Cell], *, sweep: str, kind: str, sigma: float, out_table: Path
+) -> None:
+    """One long table (Parquet) for the sweep's grid at one noise level: one row per cell x image x
+    timestep x score."""
+    chunks = _Chunks(chunk_paths)
+    try:
+        scores = chunks.scores  # [{"metric": ..., "threshold": ...}], see pcgc.scoring.Score
+        count, states, width = len(chunks.image_index), chunks.timesteps + 1, len(scores)
+        values = np.stack([chunks.get(c.configuration, "scores") for c in cells])
+        correct = np.stack([chunks.get(c.configuration, "correct") for c in cells])
+        logits = np.stack([chunks.get(c.configuration, "target_logit") for c in cells])
+    finally:
+        chunks.close()
+
+    shape = (len(cells), count, states, width)
+    cell_of, image_of, step_of, score_of = (a.ravel() for a in np.indices(shape))
+    per_cell = pd.DataFrame([c.as_dict() for c in cells])
+    table = pd.DataFrame(
+        {
+            "sweep": _categorical([sweep], np.zeros_like(cell_of)),
+            "kind": _categorical([kind], np.zeros_like(cell_of)),
+            "sigma": np.full(len(cell_of), float(sigma)),
+            "pcoder": pd.array(per_cell["pcoder"].to_numpy()[cell_of], dtype="Int64"),
+            "beta": per_cell["beta"].to_numpy()[cell_of],
+            "lambda": per_cell["lambda"].to_numpy()[cell_of],
+            "alpha": per_cell["alpha"].to_numpy()[cell_of],
+            "image_index": np.asarray(chunks.image_index)[image_of],
+            "image_id": _categorical(list(chunks.image_id), image_of),
+            "timestep": step_of.astype(np.int32),
+            "metric": _categorical([s["metric"] for s in scores], score_of),
+            "threshold": np.array([np.nan if s["threshold"] is None else s["threshold"] for s in scores])[score_of],
+            "value": values.ravel(),
+            "correct": np.broadcast_to(correct[..., None], shape).ravel(),
+            "target_logit": np.broadcast_to(logits[..., None], shape).ravel(),
+        }
+    )
+    with atomic_path(out_table) as tmp:
+        table.to_parquet(tmp, index=False)
+    log.info("sweep %s, sigma %g: %d cells x %d images x %d states x %d scores -> %s", sweep, sigma, len(cells), count, states, width, out_table)
+
+
+def merge_maps(chunk_paths: Sequence[Path], cells: Sequence[Cell], out_maps: Path) -> None:
+    """The raw maps the sweep kept (`store_maps`), one file: `cam_raw` [cells, M, T+1, h, w]
+    float16 and `image_index` [M], with the cells in the `cells` attribute (in row order)."""
+    chunks = _Chunks(chunk_paths)
+    try:
+        for path, handle in zip(chunk_paths, chunks.handles):
+            require_datasets(handle, ["cam_raw", "map_image_index"], path)
+        with atomic_h5(out_maps) as h5:
+            h5.create_dataset("cam_raw", data=np.stack([chunks.get(c.configuration, "cam_raw") for c in cells]))
+            h5.create_dataset("image_index", data=chunks.handles[0]["map_image_index"][:])
+            write_json_attrs(h5, {"cells": [c.as_dict() for c in cells], "timesteps": chunks.timesteps})
+    finally:
+        chunks.close()
+
+
+def _categorical(labels: Sequence[str], index: np.ndarray) -> pd.Categorical:
+    """`labels[index]` as a categorical column: small in memory and in Parquet."""
+    position = {label: k for k, label in enumerate(dict.fromkeys(labels))}
+    codes = np.array([position[label] for label in labels], dtype=np.int32)
+    return pd.Categorical.from_codes(codes[index], categories=list(position))
+
+
+CELL_COLUMNS = ["sweep", "kind", "sigma", "pcoder", "beta", "lambda", "alpha"]
+
+
+def summarize_sweep(table_path: Path, out_table: Path, *, resamples: int, seed: int, confidence: float) -> None:
+    """Per cell, score and timestep: the mean over images, its ratio to the same images' t = 0 mean,
+    and their bootstrap SD and percentile intervals (`pcgc.bootstrap.bootstrap_timesteps`)."""
+    table = pd.read_parquet(table_path)
+    parts = []
+    keys = CELL_COLUMNS + ["metric", "threshold"]
+    for key, rows in table.groupby(keys, sort=False, dropna=False, observed=True):
+        values = rows.pivot(index="image_index", columns="timestep", values="value").sort_index(axis=1)
+        summary = bootstrap_timesteps(values.to_numpy(), resamples=resamples, seed=seed, confidence=confidence)
+        summary["accuracy"] = rows.groupby("timestep")["correct"].mean().reindex(summary["timestep"]).to_numpy()
+        for name, value in reversed(list(zip(keys, key))):
+            summary.insert(0, name, value)
+        parts.append(summary)
+    result = pd.concat(parts, ignore_index=True)
+    result["pcoder"] = result["pcoder"].astype("Int64")
+    with atomic_path(out_table) as tmp:
+        result.to_csv(tmp, index=False)
+    log.info("summarised %d (cell, score) pairs of %s -> %s", len(parts), table_path, out_table)

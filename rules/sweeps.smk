@@ -1,0 +1,126 @@
+# Sweeps: grids of configurations, run in chunks (sweep_chunk), merged into one long table per
+# sweep and noise level (sweep_merge), summarised per grid cell (sweep_summary).
+#
+# The chunk plan looks at the chunks already on disk (pcgc.sweeps.plan_chunks): finished chunks
+# are kept, and only configurations no chunk covers yet are split into new chunks of
+# extraction.chunk_size. So the chunk size, like the device and batch size, reruns nothing.
+
+SWEEPS = config["sweeps"]
+HAS_FEEDBACK = [pcoder.has_feedback for pcoder in PCODERS[config["model"]["spec"]]]
+SWEEP_CELLS = {name: sweep_cells(sweep, HAS_FEEDBACK) for name, sweep in SWEEPS.items()}
+
+
+def sweep_folder(sweep, sigma):
+    return f"{RESULTS}/sweeps/{sweep}/sigma{sigma}"
+
+
+SWEEP_PLANS = {
+    (name, sigma_label(sigma)): plan_chunks(
+        unique_configurations(SWEEP_CELLS[name]),
+        existing_chunks(Path(sweep_folder(name, sigma_label(sigma))) / "chunks"),
+        config["extraction"]["chunk_size"],
+    )
+    for name, sweep in SWEEPS.items()
+    for sigma in sweep["sigmas"]
+}
+
+
+def sweep_plan(wildcards):
+    try:
+        return SWEEP_PLANS[(wildcards.sweep, wildcards.sigma)]
+    except KeyError:
+        raise WorkflowError(f"sweep {wildcards.sweep!r} has no noise level {wildcards.sigma} in this configuration") from None
+
+
+def chunk_configurations(wildcards):
+    plan = sweep_plan(wildcards)
+    if wildcards.chunk not in plan:
+        raise WorkflowError(f"chunk {wildcards.chunk} is not in the plan of sweep {wildcards.sweep} at sigma {wildcards.sigma}")
+    return [configuration.as_dict() for configuration in plan[wildcards.chunk]]
+
+
+def sweep_chunks(wildcards):
+    folder = sweep_folder(wildcards.sweep, wildcards.sigma)
+    return [f"{folder}/chunks/{name}.h5" for name in sweep_plan(wildcards)]
+
+
+def sweep_outputs(name, filename):
+    return [f"{sweep_folder(name, sigma_label(sigma))}/{filename}" for sigma in SWEEPS[name]["sigmas"]]
+
+
+# extraction.device, batch_size and chunk_size are read by the script from the config: they change
+# how fast, not what (tests check that), so changing them reruns nothing.
+rule sweep_chunk:
+    input:
+        inputs=rules.noisy_inputs.output[0],
+        selection=rules.select_images.output.h5,
+        backbone=WEIGHTS["backbone"],
+        pmodules=WEIGHTS["pmodules"],
+    output:
+        h5=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.h5",
+        manifest=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.json",
+    params:
+        configurations=chunk_configurations,
+        n_images=lambda wildcards: SWEEPS[wildcards.sweep]["n_images"],
+        store_maps=lambda wildcards: SWEEPS[wildcards.sweep]["store_maps"],
+        image_seed=config["selection"]["seed"],
+        spec=config["model"]["spec"],
+        gradient_scaling=config["model"]["gradient_scaling"],
+        timesteps=config["dynamics"]["timesteps"],
+        thresholds=config["iou"]["thresholds"],
+        code=code_fingerprint("pcgc.stages.sweep_chunk"),
+    threads: workflow.cores
+    log:
+        log_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}"),
+    benchmark:
+        benchmark_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}")
+    script:
+        "../scripts/sweep_chunk.py"
+
+
+rule sweep_merge:
+    input:
+        sweep_chunks,
+    output:
+        f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/scores.parquet",
+    params:
+        cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
+        kind=lambda wildcards: SWEEPS[wildcards.sweep]["kind"],
+        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        code=code_fingerprint("pcgc.stages.sweep_tables"),
+    log:
+        log_path("sweeps/{sweep}/sigma{sigma}/merge"),
+    benchmark:
+        benchmark_path("sweeps/{sweep}/sigma{sigma}/merge")
+    script:
+        "../scripts/sweep_merge.py"
+
+
+rule sweep_maps:
+    input:
+        sweep_chunks,
+    output:
+        f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/maps.h5",
+    params:
+        cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
+        code=code_fingerprint("pcgc.stages.sweep_tables"),
+    log:
+        log_path("sweeps/{sweep}/sigma{sigma}/maps"),
+    script:
+        "../scripts/sweep_maps.py"
+
+
+rule sweep_summary:
+    input:
+        rules.sweep_merge.output[0],
+    output:
+        f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/summary.csv",
+    params:
+        bootstrap=config["bootstrap"],
+        code=code_fingerprint("pcgc.stages.sweep_tables"),
+    log:
+        log_path("sweeps/{sweep}/sigma{sigma}/summary"),
+    benchmark:
+        benchmark_path("sweeps/{sweep}/sigma{sigma}/summary")
+    script:
+        "../scripts/sweep_summary.py"

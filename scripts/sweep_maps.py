@@ -1,0 +1,18 @@
+"""Snakemake job: the raw maps a sweep kept (store_maps), gathered into one file per noise level."""
+
+from pathlib import Path
+
+from pcgc.stages.sweep_tables import merge_maps
+from pcgc.sweeps import Cell
+from pcgc.workflow import run_job
+
+
+def main() -> None:
+    merge_maps(
+        [Path(p) for p in snakemake.input],
+        [Cell.from_dict(entry) for entry in snakemake.params.cells],
+        Path(snakemake.output[0]),
+    )
+
+
+run_job(snakemake, main)

@@ -1,0 +1,21 @@
+"""Snakemake job: a sweep's chunks -> one long score table for one noise level."""
+
+from pathlib import Path
+
+from pcgc.stages.sweep_tables import merge_sweep
+from pcgc.sweeps import Cell
+from pcgc.workflow import run_job
+
+
+def main() -> None:
+    merge_sweep(
+        [Path(p) for p in snakemake.input],
+        [Cell.from_dict(entry) for entry in snakemake.params.cells],
+        sweep=snakemake.wildcards.sweep,
+        kind=snakemake.params.kind,
+        sigma=snakemake.params.sigma,
+        out_table=Path(snakemake.output[0]),
+    )
+
+
+run_job(snakemake, main)

@@ -1,0 +1,20 @@
+"""Snakemake job: per grid cell and timestep, mean scores, ratios to t = 0 and their bootstrap."""
+
+from pathlib import Path
+
+from pcgc.stages.sweep_tables import summarize_sweep
+from pcgc.workflow import run_job
+
+
+def main() -> None:
+    settings = snakemake.params.bootstrap
+    summarize_sweep(
+        Path(snakemake.input[0]),
+        Path(snakemake.output[0]),
+        resamples=settings["resamples"],
+        seed=settings["seed"],
+        confidence=settings["confidence"],
+    )
+
+
+run_job(snakemake, main)

@@ -1,0 +1,124 @@
+"""Sweep chunks against extract + IoU, chunking invariance, and the merged and summarised tables."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from pcgc.dynamics import HyperParameters
+from pcgc.stages.extract import extract
+from pcgc.stages.score import score_iou
+from pcgc.stages.sweep_chunk import run_chunk
+from pcgc.stages.sweep_tables import merge_maps, merge_sweep, summarize_sweep
+from pcgc.sweeps import Configuration, sweep_cells, unique_configurations
+from tests.conftest import random_mini
+from tests.stage_fixtures import write_stage_inputs
+
+FEEDBACK = (True, True, True, True, False)
+THRESHOLDS = [0.3, 0.5]
+GRID = [0.0, 0.5, 1.0]
+SINGLE = sweep_cells({"kind": "single_pcoder", "pcoders": [1, 3, 5], "beta": GRID, "lambda": GRID, "alpha": 0.05}, FEEDBACK)
+SHARED = sweep_cells({"kind": "shared", "beta": [0.2, 0.6], "lambda": [0.0, 0.4], "alpha": 0.05}, FEEDBACK)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return write_stage_inputs(tmp_path_factory.mktemp("stage"), random_mini(2, 4), count=8)
+
+
+def chunk(files, folder, name, configurations, *, batch_size=4, n_images="all", store_maps="none"):
+    out = folder / f"{name}.h5"
+    run_chunk(
+        inputs_h5=files["inputs"], selection_h5=files["selection"], backbone_path=files["backbone"],
+        pmodule_paths=files["pmodules"], spec="mini", gradient_scaling=False, configurations=configurations,
+        n_images=n_images, image_seed=0, timesteps=3, thresholds=THRESHOLDS, store_maps=store_maps,
+        device="cpu", batch_size=batch_size, out_h5=out, out_manifest=folder / f"{name}.json",
+    )
+    return out
+
+
+def test_sweep_scores_equal_extract_and_iou_for_each_configuration(files, tmp_path):
+    # Sampled: frozen prefixes (PCoders 3 and 5 alone), lambda = 0 (no predictor above), the top
+    # PCoder, shared configurations; split over two chunks.
+    sampled = [SINGLE[k].configuration for k in (1, 4, 8, 10, 14, 16)] + [c.configuration for c in SHARED[1:3]]
+    paths = [chunk(files, tmp_path, "a", sampled[:5]), chunk(files, tmp_path, "b", sampled[5:])]
+    changed = 0
+    for k, configuration in enumerate(sampled):
+        path, position = (paths[0], k) if k < 5 else (paths[1], k - 5)
+        extraction, table = tmp_path / f"extract{k}.h5", tmp_path / f"iou{k}.parquet"
+        extract(
+            inputs_h5=files["inputs"], selection_h5=files["selection"], backbone_path=files["backbone"],
+            pmodule_paths=files["pmodules"], spec="mini", gradient_scaling=False, hps_name=f"c{k}",
+            hps=HyperParameters(configuration.beta, configuration.lam, configuration.alpha), timesteps=3,
+            device="cpu", batch_size=4, out_h5=extraction,
+        )
+        score_iou(extraction, files["selection"], THRESHOLDS, table)
+        alone = pd.read_parquet(table).sort_values(["image_index", "timestep", "threshold"])
+        with h5py.File(path) as h5:
+            swept = h5["scores"][position]  # [N, T+1, K]
+            correct = h5["correct"][position]
+        expected = alone["iou"].to_numpy().reshape(8, 4, 2)
+        np.testing.assert_allclose(swept, expected, rtol=0, atol=1e-5)
+        np.testing.assert_array_equal(correct, alone["correct"].to_numpy().reshape(8, 4, 2)[..., 0])
+        changed += not np.array_equal(swept[:, 1:], np.broadcast_to(swept[:, :1], swept[:, 1:].shape))
+    assert changed >= 4, "degenerate test: the dynamics should move the scores of most configurations"
+
+
+@pytest.mark.parametrize("batch_size", [4, 12])  # 12: three configurations per device batch, padded
+def test_the_chunk_size_changes_no_number(files, tmp_path, batch_size):
+    configurations = unique_configurations(SINGLE)[:7]
+    whole = chunk(files, tmp_path, "whole", configurations, batch_size=batch_size)
+    parts = [chunk(files, tmp_path, f"part{k}", configurations[k : k + 3], batch_size=batch_size) for k in range(0, 7, 3)]
+    with h5py.File(whole) as h5:
+        expected = {name: h5[name][:] for name in ("scores", "correct", "target_logit")}
+    for k, path in zip(range(0, 7, 3), parts):
+        with h5py.File(path) as h5:
+            for name, value in expected.items():
+                np.testing.assert_array_equal(h5[name][:], value[k : k + 3])
+
+
+def test_merge_and_summary(files, tmp_path):
+    configurations = unique_configurations(SINGLE)
+    paths = [
+        chunk(files, tmp_path, "m1", configurations[:9], n_images=6, store_maps=["img_003"]),
+        chunk(files, tmp_path, "m2", configurations[9:], n_images=6, store_maps=["img_003"]),
+    ]
+    table_path, maps_path, summary_path = tmp_path / "scores.parquet", tmp_path / "maps.h5", tmp_path / "summary.csv"
+    merge_sweep(paths, SINGLE, sweep="grid", kind="single_pcoder", sigma=0.0, out_table=table_path)
+    merge_maps(paths, SINGLE, maps_path)
+    table = pd.read_parquet(table_path)
+    assert len(table) == len(SINGLE) * 6 * 4 * 2
+    assert list(table.columns) == [
+        "sweep", "kind", "sigma", "pcoder", "beta", "lambda", "alpha", "image_index", "image_id",
+        "timestep", "metric", "threshold", "value", "correct", "target_logit",
+    ]
+    assert table["image_index"].nunique() == 6 and set(table["metric"]) == {"iou"}
+    # A cell's rows are its configuration's scores; the top PCoder's lambda has no effect.
+    with h5py.File(paths[0]) as h5:
+        expected = h5["scores"][2]
+    cell = SINGLE[2]
+    rows = table[(table["pcoder"] == cell.pcoder) & (table["beta"] == cell.beta) & (table["lambda"] == cell.lam)]
+    np.testing.assert_array_equal(rows.sort_values(["image_index", "timestep", "threshold"])["value"], expected.ravel())
+    top = table[(table["pcoder"] == 5) & (table["beta"] == 0.0)]
+    by_lambda = top.groupby("lambda")["value"].apply(np.asarray)
+    assert len(by_lambda) == 3 and all(np.array_equal(v, by_lambda.iloc[0]) for v in by_lambda)
+    with h5py.File(maps_path) as h5:
+        assert h5["cam_raw"].shape == (len(SINGLE), 1, 4, 6, 6) and h5["cam_raw"].dtype == np.float16
+        assert list(h5["image_index"][:]) == [3]
+
+    summarize_sweep(table_path, summary_path, resamples=20, seed=0, confidence=0.9)
+    summary = pd.read_csv(summary_path)
+    assert len(summary) == len(SINGLE) * 2 * 4
+    means = table.groupby(["pcoder", "beta", "lambda", "threshold", "timestep"])["value"].mean()
+    for _, row in summary.sample(10, random_state=0).iterrows():
+        assert row["mean"] == pytest.approx(means[tuple(row[k] for k in ("pcoder", "beta", "lambda", "threshold", "timestep"))])
+    first = summary[summary["timestep"] == 0]
+    np.testing.assert_allclose(first["ratio_mean"], 1.0)
+
+
+def test_store_maps_names_unknown_images(files, tmp_path):
+    with pytest.raises(ValueError, match=r"image id\(s\) \['nope'\] are not among"):
+        chunk(files, tmp_path, "bad", [Configuration((1.0,) * 5, (0.0,) * 5, (0.0,) * 5)], store_maps=["nope"])
+    assert not (tmp_path / "bad.h5").exists() and not (tmp_path / "bad.json").exists()
