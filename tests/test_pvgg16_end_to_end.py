@@ -43,6 +43,9 @@ def test_pvgg16_on_imagenet_s_fixture(tmp_path, weights):
         config["extraction"]["batch_size"] = 2
         config["hyperparameters"] = {"hps_0": config["hyperparameters"]["hps_0"]}
         config["figures"]["fig2"]["hyperparameter_sets"] = ["hps_0"]
+        # The sweep path on the real network: PCoders 1 and 5 at one cell, two images.
+        config["sweeps"] = {"fig3": dict(config["sweeps"]["fig3"], pcoders=[1, 5], beta=[0.5], n_images=2, **{"lambda": [0.5]})}
+        config["figures"].update(fig4=None, fig1=dict(config["figures"]["fig1"], images=1, sigma=0.0))
         configfile = write_config(workdir, config, "pvgg16.yaml")
         snakemake(workdir, configfile, "--replace-workflow-config")
 
@@ -64,3 +67,6 @@ def test_pvgg16_on_imagenet_s_fixture(tmp_path, weights):
     assert len(scores) == 4 * 3 and scores["iou"].between(0, 1).all()
     summary = pd.read_csv(results / "bootstrap/hps_0/sigma0.csv")
     assert list(summary["timestep"]) == [0, 1, 2] and (summary["n_images"] == 4).all()
+    swept = pd.read_parquet(results / "sweeps/fig3/sigma0/scores.parquet")
+    assert len(swept) == 2 * 2 * 3 and swept["value"].between(0, 1).all()
+    assert (results / "figures/fig3.png").is_file() and (results / "figures/fig1.png").is_file()
