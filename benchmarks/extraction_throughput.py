@@ -26,7 +26,7 @@ from pcgc.dynamics import HyperParameters
 from pcgc.h5io import STRING, write_json_attrs
 from pcgc.models import PCODERS, build_network
 from pcgc.stages.extract import extract
-from pcgc.stages.network import resolve_device
+from pcgc.stages.network import NetworkInputs, resolve_device
 
 
 def synthetic_files(folder: Path, count: int, size: int, num_classes: int, seed: int) -> tuple[Path, Path]:
@@ -83,9 +83,8 @@ def main() -> None:
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         extract(
-            inputs_h5=inputs, selection_h5=selection, backbone_path=backbone, pmodule_paths=pmodules,
-            spec=args.spec, gradient_scaling=False, hps_name="default", hps=hps, timesteps=args.timesteps,
-            device=str(device), batch_size=args.batch_size, out_h5=folder / "out.h5",
+            NetworkInputs(selection, inputs, backbone, tuple(pmodules), args.spec, False, str(device)),
+            hps_name="default", hps=hps, timesteps=args.timesteps, batch_size=args.batch_size, out_h5=folder / "out.h5",
         )
         seconds = time.perf_counter() - start
         peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")

@@ -34,7 +34,7 @@ from pcgc.h5io import STRING, write_json_attrs
 from pcgc.models import PCODERS, build_network
 from pcgc.scoring import iou_scores, score_maps
 from pcgc.stages.extract import extract
-from pcgc.stages.network import resolve_device
+from pcgc.stages.network import NetworkInputs, resolve_device
 from pcgc.sweeps import sweep_cells, unique_configurations
 
 # Two cells per PCoder with lambda > 0 (the cost model's Figure 3 case): a weak and a strong feedback.
@@ -112,9 +112,8 @@ def main() -> None:
         def extract_each() -> None:
             for k, hps in enumerate(settings):
                 extract(
-                    inputs_h5=inputs, selection_h5=selection, backbone_path=backbone, pmodule_paths=pmodules,
-                    spec=args.spec, gradient_scaling=False, hps_name=f"config{k}", hps=hps, timesteps=steps,
-                    device=str(device), batch_size=count, out_h5=folder / f"extract{k}.h5",
+                    NetworkInputs(selection, inputs, backbone, tuple(pmodules), args.spec, False, str(device)),
+                    hps_name=f"config{k}", hps=hps, timesteps=steps, batch_size=count, out_h5=folder / f"extract{k}.h5",
                 )
 
         ways = {

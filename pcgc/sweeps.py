@@ -198,15 +198,6 @@ def plan_chunks(
     return plan
 
 
-def locate(plan: Mapping[str, Sequence[Configuration]]) -> dict[str, tuple[str, int]]:
-    """Configuration key -> (chunk, position in it): the first chunk of the plan that has it."""
-    where: dict[str, tuple[str, int]] = {}
-    for name, configurations in plan.items():
-        for position, configuration in enumerate(configurations):
-            where.setdefault(configuration.key, (name, position))
-    return where
-
-
 def write_manifest(path: Path, configurations: Sequence[Configuration]) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"configurations": [c.as_dict() for c in configurations]}, indent=1))

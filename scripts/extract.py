@@ -6,24 +6,18 @@ import torch
 
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
+from pcgc.stages.network import NetworkInputs
 from pcgc.workflow import run_job
 
 
 def main() -> None:
     torch.set_num_threads(snakemake.threads)
-    execution = snakemake.config["extraction"]
     extract(
-        inputs_h5=Path(snakemake.input.inputs),
-        selection_h5=Path(snakemake.input.selection),
-        backbone_path=Path(snakemake.input.backbone),
-        pmodule_paths=[Path(p) for p in snakemake.input.pmodules],
-        spec=snakemake.params.spec,
-        gradient_scaling=snakemake.params.gradient_scaling,
+        NetworkInputs.from_job(snakemake),
         hps_name=snakemake.wildcards.hps,
         hps=HyperParameters.from_config(snakemake.params.hps),
         timesteps=snakemake.params.timesteps,
-        device=execution["device"],
-        batch_size=execution["batch_size"],
+        batch_size=snakemake.config["extraction"]["batch_size"],
         out_h5=Path(snakemake.output[0]),
         config=snakemake.config,
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 
 from pcgc.stages.figure1_cams import figure1_cams
+from pcgc.stages.network import NetworkInputs
 from pcgc.workflow import run_job
 
 
@@ -12,12 +13,7 @@ def main() -> None:
     torch.set_num_threads(snakemake.threads)
     figure = snakemake.params.figure
     figure1_cams(
-        inputs_h5=Path(snakemake.input.inputs),
-        selection_h5=Path(snakemake.input.selection),
-        backbone_path=Path(snakemake.input.backbone),
-        pmodule_paths=[Path(p) for p in snakemake.input.pmodules],
-        spec=snakemake.params.spec,
-        gradient_scaling=snakemake.params.gradient_scaling,
+        NetworkInputs.from_job(snakemake),
         beta=figure["beta"],
         lam=figure["lambda"],
         alpha=figure["alpha"],
@@ -25,7 +21,6 @@ def main() -> None:
         seed=figure["seed"],
         timesteps=snakemake.params.timesteps,
         thresholds=list(snakemake.params.thresholds),
-        device=snakemake.config["extraction"]["device"],
         out_h5=Path(snakemake.output[0]),
         config=snakemake.config,
     )

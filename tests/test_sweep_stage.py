@@ -9,6 +9,7 @@ import pytest
 
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
+from pcgc.stages.network import NetworkInputs
 from pcgc.stages.score import score_iou
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.stages.sweep_tables import merge_maps, merge_sweep, summarize_sweep
@@ -28,13 +29,18 @@ def files(tmp_path_factory):
     return write_stage_inputs(tmp_path_factory.mktemp("stage"), random_mini(2, 4), count=8)
 
 
+def network(files) -> NetworkInputs:
+    return NetworkInputs(
+        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]), "mini", False, "cpu"
+    )
+
+
 def chunk(files, folder, name, configurations, *, batch_size=4, n_images="all", store_maps="none"):
     out = folder / f"{name}.h5"
     run_chunk(
-        inputs_h5=files["inputs"], selection_h5=files["selection"], backbone_path=files["backbone"],
-        pmodule_paths=files["pmodules"], spec="mini", gradient_scaling=False, configurations=configurations,
-        n_images=n_images, image_seed=0, timesteps=3, thresholds=THRESHOLDS, store_maps=store_maps,
-        device="cpu", batch_size=batch_size, out_h5=out, out_manifest=folder / f"{name}.json",
+        network(files), configurations=configurations, n_images=n_images, image_seed=0, timesteps=3,
+        thresholds=THRESHOLDS, store_maps=store_maps, batch_size=batch_size, out_h5=out,
+        out_manifest=folder / f"{name}.json",
     )
     return out
 
@@ -49,10 +55,8 @@ def test_sweep_scores_equal_extract_and_iou_for_each_configuration(files, tmp_pa
         path, position = (paths[0], k) if k < 5 else (paths[1], k - 5)
         extraction, table = tmp_path / f"extract{k}.h5", tmp_path / f"iou{k}.parquet"
         extract(
-            inputs_h5=files["inputs"], selection_h5=files["selection"], backbone_path=files["backbone"],
-            pmodule_paths=files["pmodules"], spec="mini", gradient_scaling=False, hps_name=f"c{k}",
-            hps=HyperParameters(configuration.beta, configuration.lam, configuration.alpha), timesteps=3,
-            device="cpu", batch_size=4, out_h5=extraction,
+            network(files), hps_name=f"c{k}", timesteps=3, batch_size=4, out_h5=extraction,
+            hps=HyperParameters(configuration.beta, configuration.lam, configuration.alpha),
         )
         score_iou(extraction, files["selection"], THRESHOLDS, table)
         alone = pd.read_parquet(table).sort_values(["image_index", "timestep", "threshold"])
@@ -122,3 +126,14 @@ def test_store_maps_names_unknown_images(files, tmp_path):
     with pytest.raises(ValueError, match=r"image id\(s\) \['nope'\] are not among"):
         chunk(files, tmp_path, "bad", [Configuration((1.0,) * 5, (0.0,) * 5, (0.0,) * 5)], store_maps=["nope"])
     assert not (tmp_path / "bad.h5").exists() and not (tmp_path / "bad.json").exists()
+
+
+def test_merge_refuses_chunks_that_do_not_fit_together(files, tmp_path):
+    configurations = unique_configurations(SINGLE)
+    six = chunk(files, tmp_path, "six", configurations[:2], n_images=6)
+    eight = chunk(files, tmp_path, "eight", configurations[2:4])
+    with pytest.raises(ValueError, match="eight.h5: its timesteps, scores or images differ from those of .*six.h5"):
+        merge_sweep([six, eight], SINGLE[:2], sweep="grid", kind="single_pcoder", sigma=0.0, out_table=tmp_path / "t.parquet")
+    with pytest.raises(ValueError, match="no chunk holds configuration"):
+        merge_sweep([six], SINGLE[:4], sweep="grid", kind="single_pcoder", sigma=0.0, out_table=tmp_path / "t.parquet")
+    assert not (tmp_path / "t.parquet").exists()

@@ -10,7 +10,6 @@ from pcgc.sweeps import (
     chunk_name,
     existing_chunks,
     grid_values,
-    locate,
     plan_chunks,
     read_manifest,
     sweep_cells,
@@ -115,8 +114,6 @@ def test_chunks_that_overlap_are_used_once():
     plan = plan_chunks(wanted, existing, 10)
     assert list(plan)[:2] == ["a", "b"]  # c covers nothing new
     assert [c for c in plan[list(plan)[2]]] == [wanted[5]]
-    where = locate(plan)
-    assert where[wanted[3].key] == ("a", 3) and where[wanted[4].key] == ("b", 2)
 
 
 def test_a_chunk_with_configurations_no_longer_wanted_still_covers_the_others():

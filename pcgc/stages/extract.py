@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import h5py
 import torch
@@ -20,38 +20,31 @@ from tqdm import tqdm
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, read_json_attr, write_json_attrs
-from pcgc.provenance import versions
-from pcgc.stages.network import Targets, load_dynamics, resolve_device, weight_hashes
+from pcgc.stages.network import NetworkInputs
 
 log = logging.getLogger(__name__)
 
 
 def extract(
+    network: NetworkInputs,
     *,
-    inputs_h5: Path,
-    selection_h5: Path,
-    backbone_path: Path,
-    pmodule_paths: Sequence[Path],
-    spec: str,
-    gradient_scaling: bool,
     hps_name: str,
     hps: HyperParameters,
     timesteps: int,
-    device: str,
     batch_size: int,
     out_h5: Path,
     config: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the extraction file `out_h5`; `config` (the workflow's resolved configuration) is
     stored with it as provenance."""
-    targets = Targets.read(selection_h5)
-    torch_device = resolve_device(device)
-    dynamics = load_dynamics(
-        spec, targets.num_classes, backbone_path, pmodule_paths, gradient_scaling=gradient_scaling, device=torch_device
-    )
+    targets, dynamics = network.load()
     net = dynamics.net
     if len(hps.beta) != net.num_pcoders:
-        raise ValueError(f"hyperparameters.{hps_name}: {len(hps.beta)} values per coefficient, {spec} has {net.num_pcoders} PCoders")
+        raise ValueError(
+            f"hyperparameters.{hps_name}: {len(hps.beta)} values per coefficient, {network.spec} has {net.num_pcoders} PCoders"
+        )
+    torch_device = next(net.parameters()).device
+    inputs_h5, selection_h5 = network.inputs_h5, network.selection_h5
 
     with h5py.File(inputs_h5, "r") as source, atomic_h5(out_h5) as out:
         targets.check_inputs(source, inputs_h5, selection_h5)
@@ -93,15 +86,10 @@ def extract(
                 "hyperparameter_set": hps_name,
                 "hyperparameters": hps.as_dict(),
                 "timesteps": timesteps,
-                "model": net.describe(),
-                "gradient_scaling": gradient_scaling,
-                "cam_layer": f"rep of PCoder {num_pcoders} ({net.pcoders[-1].module})",
                 "cam_target": targets.selection["cam_target"],
                 "noise": read_json_attr(source, "noise", inputs_h5),
                 "geometry": read_json_attr(source, "geometry", inputs_h5),
-                "weights": weight_hashes(backbone_path, pmodule_paths),
-                "versions": versions(),
-                "device": str(torch_device),
+                **network.provenance(dynamics),
                 "config": dict(config or {}),
             },
         )

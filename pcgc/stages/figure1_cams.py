@@ -28,9 +28,8 @@ from pcgc.data.masks import IGNORE_ID
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, string_array, write_json_attrs
-from pcgc.provenance import versions
 from pcgc.scoring import iou_scores, score_maps
-from pcgc.stages.network import Targets, load_dynamics, resolve_device, weight_hashes
+from pcgc.stages.network import NetworkInputs, Targets
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +48,8 @@ def choose_images(image_ids: np.ndarray, images: int | Sequence[str], seed: int)
 
 
 def figure1_cams(
+    network: NetworkInputs,
     *,
-    inputs_h5: Path,
-    selection_h5: Path,
-    backbone_path: Path,
-    pmodule_paths: Sequence[Path],
-    spec: str,
-    gradient_scaling: bool,
     beta: float,
     lam: float,
     alpha: float,
@@ -63,20 +57,17 @@ def figure1_cams(
     seed: int,
     timesteps: int,
     thresholds: Sequence[float],
-    device: str,
     out_h5: Path,
     config: Mapping[str, Any] | None = None,
 ) -> None:
-    targets = Targets.read(selection_h5)
-    chosen = choose_images(targets.image_id, images, seed)
+    selection_h5, inputs_h5 = network.selection_h5, network.inputs_h5
+    chosen = choose_images(Targets.read(selection_h5).image_id, images, seed)
     with h5py.File(selection_h5, "r") as selection:
         require_datasets(selection, ["mask_ids", "class_id"], selection_h5)
         mask_ids = selection["mask_ids"][chosen].astype(np.int32)
         class_id = selection["class_id"][chosen]
-    torch_device = resolve_device(device)
-    dynamics = load_dynamics(
-        spec, targets.num_classes, backbone_path, pmodule_paths, gradient_scaling=gradient_scaling, device=torch_device
-    )
+    targets, dynamics = network.load()
+    torch_device = next(dynamics.net.parameters()).device
     hps = HyperParameters.uniform(dynamics.net.num_pcoders, beta, lam, alpha)
     with h5py.File(inputs_h5, "r") as source:
         targets.check_inputs(source, inputs_h5, selection_h5)
@@ -91,7 +82,6 @@ def figure1_cams(
     mean = np.asarray(normalization["mean"], dtype=np.float32).reshape(1, 3, 1, 1)
     std = np.asarray(normalization["std"], dtype=np.float32).reshape(1, 3, 1, 1)
     display = np.clip(x.cpu().numpy() * std + mean, 0, 1).transpose(0, 2, 3, 1)
-    net = dynamics.net
     with atomic_h5(out_h5) as out:
         out.create_dataset("image_id", data=string_array(targets.image_id[chosen]), dtype=STRING)
         out.create_dataset("image_index", data=chosen)
@@ -109,11 +99,7 @@ def figure1_cams(
                 "thresholds": list(thresholds),
                 "timesteps": timesteps,
                 "noise": noise,
-                "model": net.describe(),
-                "gradient_scaling": gradient_scaling,
-                "weights": weight_hashes(backbone_path, pmodule_paths),
-                "versions": versions(),
-                "device": str(torch_device),
+                **network.provenance(dynamics),
                 "config": dict(config or {}),
             },
         )

@@ -1,5 +1,5 @@
-"""What every stage that runs the network shares: the device, the network with its weights, and
-the images' Grad-CAM targets from the selection."""
+"""What every stage that runs the network shares: its input files, the device, the network with
+its weights, the images' Grad-CAM targets from the selection, and the provenance it records."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pcgc.checkpoints import load_network_weights
 from pcgc.dynamics import PCDynamics
 from pcgc.h5io import read_json_attr, require_datasets
 from pcgc.models import build_network
-from pcgc.provenance import sha256_file
+from pcgc.provenance import sha256_file, versions
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,3 +73,53 @@ class Targets:
         require_datasets(inputs, ["inputs", "image_id"], inputs_h5)
         if list(inputs["image_id"].asstr()[:]) != list(self.image_id):
             raise ValueError(f"{inputs_h5}: its images are not those of {selection_h5}; rebuild the inputs")
+
+
+@dataclass(frozen=True)
+class NetworkInputs:
+    """The files a stage that runs the network reads (the selection, one noise level's inputs, the
+    weights) and how to build and run the network."""
+
+    selection_h5: Path
+    inputs_h5: Path
+    backbone_path: Path
+    pmodule_paths: tuple[Path, ...]
+    spec: str
+    gradient_scaling: bool
+    device: str
+
+    @classmethod
+    def from_job(cls, job: Any) -> "NetworkInputs":
+        """From a Snakemake job whose rule names its inputs `selection`, `inputs`, `backbone` and
+        `pmodules` and its params `spec` and `gradient_scaling` (the device is an execution setting
+        read from the config, so that it reruns nothing)."""
+        return cls(
+            selection_h5=Path(job.input.selection),
+            inputs_h5=Path(job.input.inputs),
+            backbone_path=Path(job.input.backbone),
+            pmodule_paths=tuple(Path(p) for p in job.input.pmodules),
+            spec=job.params.spec,
+            gradient_scaling=job.params.gradient_scaling,
+            device=job.config["extraction"]["device"],
+        )
+
+    def load(self) -> tuple[Targets, PCDynamics]:
+        """The selection's targets, and the network with its weights on the device."""
+        targets = Targets.read(self.selection_h5)
+        dynamics = load_dynamics(
+            self.spec, targets.num_classes, self.backbone_path, self.pmodule_paths,
+            gradient_scaling=self.gradient_scaling, device=resolve_device(self.device),
+        )
+        return targets, dynamics
+
+    def provenance(self, dynamics: PCDynamics) -> dict[str, Any]:
+        """What the numbers a stage writes depend on, besides its own settings."""
+        net = dynamics.net
+        return {
+            "model": net.describe(),
+            "gradient_scaling": self.gradient_scaling,
+            "cam_layer": f"rep of PCoder {net.num_pcoders} ({net.pcoders[-1].module})",
+            "weights": weight_hashes(self.backbone_path, self.pmodule_paths),
+            "versions": versions(),
+            "device": str(next(net.parameters()).device),
+        }

@@ -31,9 +31,8 @@ from tqdm import tqdm
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, string_array, write_json_attrs
-from pcgc.provenance import versions
 from pcgc.scoring import iou_scores, score_maps
-from pcgc.stages.network import Targets, load_dynamics, resolve_device, weight_hashes
+from pcgc.stages.network import NetworkInputs, Targets
 from pcgc.sweeps import Configuration, sweep_images, write_manifest
 
 log = logging.getLogger(__name__)
@@ -53,20 +52,14 @@ def map_images(store_maps: str | Sequence[str], image_ids: np.ndarray, where: st
 
 
 def run_chunk(
+    network: NetworkInputs,
     *,
-    inputs_h5: Path,
-    selection_h5: Path,
-    backbone_path: Path,
-    pmodule_paths: Sequence[Path],
-    spec: str,
-    gradient_scaling: bool,
     configurations: Sequence[Configuration],
     n_images: int | str,
     image_seed: int,
     timesteps: int,
     thresholds: Sequence[float],
     store_maps: str | Sequence[str],
-    device: str,
     batch_size: int,
     out_h5: Path,
     out_manifest: Path,
@@ -74,6 +67,7 @@ def run_chunk(
 ) -> None:
     """Scores of every configuration on the sweep's images at every timestep -> `out_h5`, then the
     manifest `out_manifest` that lists the configurations (written last: the chunk is finished)."""
+    selection_h5, inputs_h5 = network.selection_h5, network.inputs_h5
     targets = Targets.read(selection_h5)
     with h5py.File(selection_h5, "r") as selection:
         require_datasets(selection, ["mask_ids", "class_id"], selection_h5)
@@ -81,12 +75,13 @@ def run_chunk(
         mask_ids = selection["mask_ids"][images].astype(np.int32)
         class_id = selection["class_id"][images]
     image_ids = targets.image_id[images]
+    objectless = [image_ids[i] for i in range(len(images)) if not (mask_ids[i] == class_id[i]).any()]
+    if objectless:
+        raise ValueError(f"{selection_h5}: images {objectless} have no pixel of their class, so no IoU; rerun the selection")
     kept = map_images(store_maps, image_ids, f"store_maps of the sweep writing {out_h5}")
     scores = iou_scores(thresholds)
-    torch_device = resolve_device(device)
-    dynamics = load_dynamics(
-        spec, targets.num_classes, backbone_path, pmodule_paths, gradient_scaling=gradient_scaling, device=torch_device
-    )
+    targets, dynamics = network.load()
+    torch_device = next(dynamics.net.parameters()).device
     settings = [HyperParameters(c.beta, c.lam, c.alpha) for c in configurations]
     count, states, width = len(images), timesteps + 1, len(configurations)
     result_scores = np.full((width, count, states, len(scores)), np.nan)
@@ -129,7 +124,6 @@ def run_chunk(
             f"{out_h5}: {len(undefined)} undefined scores, e.g. {scores[k]} of image {image_ids[i]} at t = {t} "
             f"for {configurations[c].key} (an IoU with an empty union: the selection should prevent it)"
         )
-    net = dynamics.net
     with atomic_h5(out_h5) as out:
         out.create_dataset("scores", data=result_scores)
         out.create_dataset("correct", data=correct)
@@ -145,15 +139,10 @@ def run_chunk(
                 "configurations": [dict(c.as_dict(), key=c.key) for c in configurations],
                 "scores": [s.as_dict() for s in scores],
                 "timesteps": timesteps,
-                "model": net.describe(),
-                "gradient_scaling": gradient_scaling,
-                "cam_layer": f"rep of PCoder {net.num_pcoders} ({net.pcoders[-1].module})",
                 "cam_target": targets.selection["cam_target"],
                 "noise": noise,
                 "geometry": geometry,
-                "weights": weight_hashes(backbone_path, pmodule_paths),
-                "versions": versions(),
-                "device": str(torch_device),
+                **network.provenance(dynamics),
                 "config": dict(config or {}),
             },
         )

@@ -30,24 +30,39 @@ class _Chunks:
     def __init__(self, paths: Sequence[Path]) -> None:
         if not paths:
             raise ValueError("no sweep chunks to read")
+        self.paths = list(paths)
+        self.handles: list[h5py.File] = []
         self.where: dict[str, tuple[h5py.File, int]] = {}
-        self.handles = [h5py.File(p, "r") for p in paths]
-        reference = None
-        for path, handle in zip(paths, self.handles):
-            require_datasets(handle, ["scores", "correct", "target_logit", "image_index", "image_id"], path)
-            layout = (
-                read_json_attr(handle, "timesteps", path),
-                read_json_attr(handle, "scores", path),
-                handle["image_index"][:].tolist(),
-            )
-            if reference is None:
-                reference, first = layout, path
-            elif layout != reference:
-                raise ValueError(f"{path}: its timesteps, scores or images differ from those of {first}; rerun the sweep")
-            for position, entry in enumerate(read_json_attr(handle, "configurations", path)):
-                self.where.setdefault(entry["key"], (handle, position))
+
+    def __enter__(self) -> "_Chunks":
+        try:
+            reference = None
+            for path in self.paths:
+                handle = h5py.File(path, "r")
+                self.handles.append(handle)
+                require_datasets(handle, ["scores", "correct", "target_logit", "image_index", "image_id"], path)
+                layout = (
+                    read_json_attr(handle, "timesteps", path),
+                    read_json_attr(handle, "scores", path),
+                    handle["image_index"][:].tolist(),
+                )
+                if reference is None:
+                    reference, first = layout, path
+                elif layout != reference:
+                    raise ValueError(f"{path}: its timesteps, scores or images differ from those of {first}; rerun the sweep")
+                # The first chunk that holds a configuration serves it, as in the plan's order.
+                for position, entry in enumerate(read_json_attr(handle, "configurations", path)):
+                    self.where.setdefault(entry["key"], (handle, position))
+        except BaseException:
+            self.__exit__()
+            raise
         self.timesteps, self.scores, self.image_index = reference
         self.image_id = self.handles[0]["image_id"].asstr()[:]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for handle in self.handles:
+            handle.close()
 
     def get(self, configuration: Configuration, dataset: str) -> np.ndarray:
         try:
@@ -56,25 +71,19 @@ class _Chunks:
             raise ValueError(f"no chunk holds configuration {configuration.key}") from None
         return handle[dataset][position]
 
-    def close(self) -> None:
-        for handle in self.handles:
-            handle.close()
-
 
 def merge_sweep(
     chunk_paths: Sequence[Path], cells: Sequence[Cell], *, sweep: str, kind: str, sigma: float, out_table: Path
 ) -> None:
     """One long table (Parquet) for the sweep's grid at one noise level: one row per cell x image x
     timestep x score."""
-    chunks = _Chunks(chunk_paths)
-    try:
+    with _Chunks(chunk_paths) as chunks:
         scores = chunks.scores  # [{"metric": ..., "threshold": ...}], see pcgc.scoring.Score
         count, states, width = len(chunks.image_index), chunks.timesteps + 1, len(scores)
         values = np.stack([chunks.get(c.configuration, "scores") for c in cells])
         correct = np.stack([chunks.get(c.configuration, "correct") for c in cells])
         logits = np.stack([chunks.get(c.configuration, "target_logit") for c in cells])
-    finally:
-        chunks.close()
+        image_index, image_id = chunks.image_index, chunks.image_id
 
     shape = (len(cells), count, states, width)
     cell_of, image_of, step_of, score_of = (a.ravel() for a in np.indices(shape))
@@ -88,8 +97,8 @@ def merge_sweep(
             "beta": per_cell["beta"].to_numpy()[cell_of],
             "lambda": per_cell["lambda"].to_numpy()[cell_of],
             "alpha": per_cell["alpha"].to_numpy()[cell_of],
-            "image_index": np.asarray(chunks.image_index)[image_of],
-            "image_id": _categorical(list(chunks.image_id), image_of),
+            "image_index": np.asarray(image_index)[image_of],
+            "image_id": _categorical(list(image_id), image_of),
             "timestep": step_of.astype(np.int32),
             "metric": _categorical([s["metric"] for s in scores], score_of),
             "threshold": np.array([np.nan if s["threshold"] is None else s["threshold"] for s in scores])[score_of],
@@ -106,16 +115,13 @@ def merge_sweep(
 def merge_maps(chunk_paths: Sequence[Path], cells: Sequence[Cell], out_maps: Path) -> None:
     """The raw maps the sweep kept (`store_maps`), one file: `cam_raw` [cells, M, T+1, h, w]
     float16 and `image_index` [M], with the cells in the `cells` attribute (in row order)."""
-    chunks = _Chunks(chunk_paths)
-    try:
+    with _Chunks(chunk_paths) as chunks:
         for path, handle in zip(chunk_paths, chunks.handles):
             require_datasets(handle, ["cam_raw", "map_image_index"], path)
         with atomic_h5(out_maps) as h5:
             h5.create_dataset("cam_raw", data=np.stack([chunks.get(c.configuration, "cam_raw") for c in cells]))
             h5.create_dataset("image_index", data=chunks.handles[0]["map_image_index"][:])
             write_json_attrs(h5, {"cells": [c.as_dict() for c in cells], "timesteps": chunks.timesteps})
-    finally:
-        chunks.close()
 
 
 def _categorical(labels: Sequence[str], index: np.ndarray) -> pd.Categorical:
