@@ -8,6 +8,7 @@ symmetric about it, so that the same colour means the same change in every panel
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -58,7 +59,8 @@ def plot_heatmap_grid(
     norm = Normalize(center - spread, center + spread)
     colourmap = matplotlib.colormaps[COLOURMAP].with_extremes(bad=NOT_RUN_COLOUR)
 
-    figure = Figure(figsize=(1.25 * columns + 1.6, 1.25 * rows + 1.1), layout="constrained")
+    width = 1.25 * columns + 1.6
+    figure = Figure(figsize=(width, 1.25 * rows + 1.1), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
     x_ticks, y_ticks = _tick_positions(len(lambdas)), _tick_positions(len(betas))
     image = None
@@ -80,5 +82,6 @@ def plot_heatmap_grid(
                 ax.set_ylabel(f"{row_labels[r]}\nβ (feedforward)", fontsize="x-small")
     colourbar = figure.colorbar(image, ax=axes, shrink=0.8 if rows > 1 else 1.0)
     colourbar.set_label(colorbar_label, fontsize="small")
-    figure.suptitle(title, fontsize="medium")
+    # About 11 characters per inch at this size: a narrow grid gets its title on several lines.
+    figure.suptitle(textwrap.fill(title, width=max(30, int(11 * width))), fontsize="medium")
     save_figure(figure, paths)
