@@ -75,7 +75,7 @@ def run_chunk(
         mask_ids = selection["mask_ids"][images].astype(np.int32)
         class_id = selection["class_id"][images]
     image_ids = targets.image_id[images]
-    objectless = [image_ids[i] for i in range(len(images)) if not (mask_ids[i] == class_id[i]).any()]
+    objectless = list(image_ids[~(mask_ids == class_id[:, None, None]).any(axis=(1, 2))])
     if objectless:
         raise ValueError(f"{selection_h5}: images {objectless} have no pixel of their class, so no IoU; rerun the selection")
     kept = map_images(store_maps, image_ids, f"store_maps of the sweep writing {out_h5}")
