@@ -137,3 +137,17 @@ def test_merge_refuses_chunks_that_do_not_fit_together(files, tmp_path):
     with pytest.raises(ValueError, match="no chunk holds configuration"):
         merge_sweep([six], SINGLE[:4], sweep="grid", kind="single_pcoder", sigma=0.0, out_table=tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
+
+
+def test_an_image_without_its_object_stops_the_chunk_before_any_work(files, tmp_path):
+    import shutil
+
+    broken = dict(files, selection=tmp_path / "selection.h5")
+    shutil.copy(files["selection"], broken["selection"])
+    with h5py.File(broken["selection"], "r+") as h5:
+        masks = h5["mask_ids"][:]
+        masks[5][masks[5] == h5["class_id"][5]] = 0
+        h5["mask_ids"][...] = masks
+    with pytest.raises(ValueError, match=r"selection\.h5: images \['img_005'\] have no pixel of their class"):
+        chunk(broken, tmp_path, "objectless", [Configuration((1.0,) * 5, (0.0,) * 5, (0.0,) * 5)])
+    assert not (tmp_path / "objectless.h5").exists()
