@@ -22,7 +22,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.envi
 
 from pathlib import Path
 
-from pcgc.config import ConfigError, all_sigmas, sigma_label, validate_config
+from pcgc.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
 from pcgc.models import PCODERS
 from pcgc.provenance import code_fingerprint
 from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
@@ -32,7 +32,10 @@ configfile: "config.yaml"
 
 
 try:
-    config.update(validate_config(config))
+    # --config values typed as in a config file; every path in one spelling (see pcgc.config).
+    config.update(
+        normalize_paths(validate_config(apply_command_line(config, workflow.config_settings.config)), os.getcwd())
+    )
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 

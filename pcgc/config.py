@@ -6,13 +6,17 @@ ones a schema cannot express. Every message names the key at fault.
 
 from __future__ import annotations
 
+import copy
+import os
 from importlib import resources
+from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
 import yaml
 
 from pcgc.models import PCODERS
+from pcgc.models.mini import INPUT_SIZE as MINI_INPUT_SIZE
 from pcgc.sweeps import SUM_TOLERANCE, grid_values, sweep_cells
 
 
@@ -41,26 +45,51 @@ def _closest_alternative(error: jsonschema.ValidationError) -> jsonschema.Valida
     def wrong_kind(errors: list[jsonschema.ValidationError]) -> bool:
         return any(e.validator in ("type", "const", "enum") and not e.relative_path for e in errors)
 
-    candidates = [errors for errors in branches.values() if not wrong_kind(errors)] or list(branches.values())
+    def same_family(errors: list[jsonschema.ValidationError]) -> bool:
+        # 64.0 where `all` or an integer is allowed: the integer branch says what is wrong.
+        family = {"integer": "number"}.get(_json_type(error.instance), _json_type(error.instance))
+        for e in errors:
+            if e.validator == "type" and not e.relative_path:
+                types = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
+                return family in {{"integer": "number"}.get(t, t) for t in types}
+        return False
+
+    candidates = (
+        [errors for errors in branches.values() if not wrong_kind(errors)]
+        or [errors for errors in branches.values() if same_family(errors)]
+        or list(branches.values())
+    )
     return max((e for errors in candidates for e in errors), key=lambda e: len(e.absolute_path))
 
 
+def _is_strict_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 5.0 as an integer; Python's range() and torch do not, so a float where the
+# schema asks for an integer would pass validation and crash a job later.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
 def _schema_errors(config: Mapping) -> list[str]:
-    validator = jsonschema.Draft202012Validator(load_schema())
-    messages = []
+    validator = _Validator(load_schema())
+    messages: list[str] = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
         while error.validator in ("oneOf", "anyOf") and error.context:
             error = _closest_alternative(error)
         if error.validator == "required":
             missing = [k for k in error.validator_value if k not in error.instance]
-            for key in missing:
-                messages.append(f"{_key(list(error.absolute_path) + [key])}: missing (required key)")
+            found = [f"{_key(list(error.absolute_path) + [key])}: missing (required key)" for key in missing]
         elif error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            for key in extra:
-                messages.append(f"{_key(list(error.absolute_path) + [key])}: unknown key")
+            found = [f"{_key(list(error.absolute_path) + [key])}: unknown key" for key in extra]
         else:
-            messages.append(f"{_key(error.absolute_path)}: {error.message}")
+            found = [f"{_key(error.absolute_path)}: {error.message}"]
+        # jsonschema reports one `required` error per missing key, each listing all of them.
+        messages += [message for message in found if message not in messages]
     return messages
 
 
@@ -88,6 +117,10 @@ def _semantic_errors(config: Mapping) -> list[str]:
         source = config["weights"][role]
         if (source["url"] is None) == (source["path"] is None):
             messages.append(f"weights.{role}: give exactly one of url and path (got url={source['url']!r}, path={source['path']!r})")
+    if config["model"]["spec"] == "mini" and config["selection"]["crop"] != MINI_INPUT_SIZE:
+        messages.append(
+            f"selection.crop: the mini network takes {MINI_INPUT_SIZE} x {MINI_INPUT_SIZE} inputs, not crop={config['selection']['crop']}"
+        )
     if config["selection"]["crop"] > config["selection"]["resize"]:
         messages.append(
             f"selection.crop: {config['selection']['crop']} is larger than selection.resize "
@@ -220,9 +253,141 @@ def validate_config(config: Mapping) -> dict:
     return config
 
 
+def _schema_node(schema: Mapping, node: Mapping) -> list[Mapping]:
+    """The alternatives a schema node allows, with references followed and oneOf/anyOf expanded."""
+    if "$ref" in node:
+        target: Any = schema
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return _schema_node(schema, target)
+    branches = node.get("oneOf") or node.get("anyOf")
+    if branches:
+        return [leaf for branch in branches for leaf in _schema_node(schema, branch)]
+    return [node]
+
+
+def _schema_at(schema: Mapping, path: list[str | int]) -> list[Mapping]:
+    """Every schema alternative for the value at `path` ([] where the schema has no such key)."""
+    nodes: list[Mapping] = [schema]
+    for part in path:
+        children = []
+        for node in (leaf for n in nodes for leaf in _schema_node(schema, n)):
+            if isinstance(part, int):
+                if isinstance(node.get("items"), Mapping):
+                    children.append(node["items"])
+            elif part in node.get("properties", {}):
+                children.append(node["properties"][part])
+            elif isinstance(node.get("additionalProperties"), Mapping):
+                children.append(node["additionalProperties"])
+        nodes = children
+    return [leaf for node in nodes for leaf in _schema_node(schema, node)]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _allows_type(alternatives: list[Mapping], value: Any) -> bool:
+    kind = _json_type(value)
+    for node in alternatives:
+        if "const" in node:
+            allowed = {_json_type(node["const"])}
+        elif "enum" in node:
+            allowed = {_json_type(v) for v in node["enum"]}
+        elif "type" in node:
+            allowed = set(node["type"]) if isinstance(node["type"], list) else {node["type"]}
+        else:
+            return True
+        if kind in allowed or (kind == "integer" and "number" in allowed):
+            return True
+    return False
+
+
+def _typed_override(schema: Mapping, path: list[str | int], value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _typed_override(schema, path + [key], item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed_override(schema, path + [n], item) for n, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if isinstance(parsed, str):
+        return value
+    alternatives = _schema_at(schema, path)
+    if _allows_type(alternatives, parsed) or not _allows_type(alternatives, value):
+        return parsed
+    return value
+
+
+def _merge(base: dict, update: Mapping) -> None:
+    """Snakemake's merge of configurations: mappings key by key, anything else replaced."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def apply_command_line(config: Mapping, overrides: Mapping) -> dict:
+    """`config` with the values of Snakemake's `--config` typed as the config file types them.
+
+    Snakemake reads a nested `--config` value (`dynamics='{"timesteps": 20}'`) with YAML's base
+    loader, which leaves every scalar a string. Each such string is read again as YAML, as it would
+    be in a config file, except where the schema takes a string and not what the text reads as (a
+    path `123`, an image id `00000206`): there the string stays.
+    """
+    typed = _typed_override(load_schema(), [], dict(overrides))
+    config = copy.deepcopy(dict(config))
+    _merge(config, typed)
+    return config
+
+
+# Output folders (and the data the jobs read): Snakemake keys its records by the path as written,
+# so `results/x/`, `./results/x` and an absolute path would each look like a new, empty folder.
+PATH_KEYS = (("results",), ("weights", "directory"), ("imagenet_s", "root"), ("imagenet_s", "categories"), ("imagenet_s", "mapping"))
+
+
+def normalize_path(value: str, workdir: str | os.PathLike) -> str:
+    """One spelling per location: normalised, and relative when inside `workdir`."""
+    path = os.path.normpath(value)
+    if os.path.isabs(path):
+        for base in {os.path.normpath(os.path.abspath(workdir)), os.path.realpath(workdir)}:
+            try:
+                relative = Path(path).relative_to(base)
+            except ValueError:
+                continue
+            return relative.as_posix() if str(relative) != "." else "."
+    return Path(path).as_posix()
+
+
+def normalize_paths(config: Mapping, workdir: str | os.PathLike) -> dict:
+    """`config` with every path key of PATH_KEYS in its one spelling (see normalize_path)."""
+    config = copy.deepcopy(dict(config))
+    for keys in PATH_KEYS:
+        section = config
+        for key in keys[:-1]:
+            section = section[key]
+        if section[keys[-1]] is not None:
+            section[keys[-1]] = normalize_path(section[keys[-1]], workdir)
+    return config
+
+
 def sigma_label(sigma: float) -> str:
     """The wildcard text of a noise level in file names: 0.0 -> '0', 0.25 -> '0.25'."""
     return f"{float(sigma):g}"
 
 
-__all__ = ["ConfigError", "all_sigmas", "validate_config", "sigma_label"]
+__all__ = ["ConfigError", "all_sigmas", "apply_command_line", "normalize_paths", "sigma_label", "validate_config"]

@@ -89,3 +89,65 @@ def test_check_config_command(tmp_path, capsys):
     bad = write_config(tmp_path, config)
     assert cli(["check-config", str(bad)]) == 1
     assert "dynamics.timesteps: -1 is less than the minimum of 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("dynamics", "timesteps", 5.0, r"dynamics\.timesteps: 5\.0 is not of type 'integer'"),
+        ("dynamics", "timesteps", 1_000_000, r"dynamics\.timesteps: 1000000 is greater than the maximum of 100"),
+        ("selection", "n_images", 40.0, r"selection\.n_images: 40\.0 is not of type 'integer'"),
+        ("selection", "n_images", 10**6, r"selection\.n_images: 1000000 is greater than the maximum of 50000"),
+        ("selection", "seed", 2**32, r"selection\.seed: 4294967296 is greater than the maximum of 4294967295"),
+        ("noise", "seed", 1.5, r"noise\.seed: 1\.5 is not of type 'integer'"),
+        ("bootstrap", "resamples", 1000.0, r"bootstrap\.resamples: 1000\.0 is not of type 'integer'"),
+        ("extraction", "batch_size", 32.0, r"extraction\.batch_size: 32\.0 is not of type 'integer'"),
+        ("weights", "retries", 3.0, r"weights\.retries: 3\.0 is not of type 'integer'"),
+        ("weights", "retries", 1000, r"weights\.retries: 1000 is greater than the maximum of 20"),
+        ("demo", "train_per_class", 300.0, r"demo\.train_per_class: 300\.0 is not of type 'integer'"),
+        ("dynamics", "timesteps", True, r"dynamics\.timesteps: True is not of type 'integer'"),
+    ],
+)
+def test_integers_are_integers_within_bounds(section, key, value, message):
+    config = default_config()
+    config[section][key] = value
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_nested_integers_are_integers_too():
+    config = default_config()
+    config["demo"]["training"]["epochs"] = 10.0
+    config["sweeps"]["fig4"]["n_images"] = 64.0
+    config["figures"]["fig3"]["timesteps"] = [1.0, 2]
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    text = str(error.value)
+    assert "demo.training.epochs: 10.0 is not of type 'integer'" in text
+    assert "sweeps.fig4.n_images: 64.0 is not of type 'integer'" in text
+    assert "figures.fig3.timesteps[0]: 1.0 is not of type 'integer'" in text
+
+
+def test_the_mini_network_takes_96_pixel_crops():
+    config = default_config()
+    config["selection"].update(resize=128, crop=112)
+    with pytest.raises(ConfigError, match=r"selection\.crop: the mini network takes 96 x 96 inputs, not crop=112"):
+        validate_config(config)
+
+
+def test_colliding_noise_labels_are_refused():
+    config = default_config()
+    config["noise"]["sigmas"] = [0.1, 0.1000001]
+    config["figures"]["fig2"]["sigma"] = 0.1
+    with pytest.raises(ConfigError, match=r"noise levels \[0\.1, 0\.1000001\] would share the file label sigma0\.1"):
+        validate_config(config)
+
+
+def test_each_missing_key_is_reported_once(tmp_path, capsys):
+    config = default_config()
+    for key in ("dynamics", "bootstrap", "iou"):
+        config.pop(key)
+    assert cli(["check-config", str(write_config(tmp_path, config))]) == 1
+    err = capsys.readouterr().err
+    for key in ("dynamics", "bootstrap", "iou"):
+        assert err.count(f"{key}: missing (required key)") == 1, err
