@@ -93,15 +93,17 @@ class CostModel:
         extra = sum(p for p, needed in zip(self.predictors, plan.prediction) if needed)
         return sum(self.stages) + extra + self._gradients(plan) + self.readout
 
-    def step(self, plan: WorkPlan) -> float:
-        """One timestep t >= 1 under `plan`, as `PCDynamics` computes it."""
+    def step(self, plan: WorkPlan, *, last: bool = False) -> float:
+        """One timestep t >= 1 under `plan`, as `PCDynamics` computes it; the `last` step of a
+        trajectory computes no error gradient (nothing would use it)."""
         if not plan.skip_unneeded_work:
             return self.everything()
         active = range(plan.first_active, len(self.stages))
         # The lowest active PCoder's drive is constant (its input never changes).
         stages = sum(self.stages[n] for n in active if n != plan.first_active)
         predictors = sum(self.predictors[n] for n in active if plan.prediction[n])
-        return stages + predictors + self._gradients(plan) + self.readout
+        gradients = 0.0 if last else self._gradients(plan)
+        return stages + predictors + gradients + self.readout
 
     def _gradients(self, plan: WorkPlan) -> float:
         return sum(p for p, needed in zip(self.predictors, plan.gradient) if needed)
@@ -116,4 +118,6 @@ class CostModel:
             first = self.initial(union)
         else:
             first = sum(self.initial(plan) for plan in plans)
-        return first + timesteps * sum(self.step(plan) for plan in plans)
+        if timesteps == 0:
+            return first
+        return first + sum((timesteps - 1) * self.step(plan) + self.step(plan, last=True) for plan in plans)

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from pcgc.models import PredictiveCodingNetwork
+from pcgc.predictors import Predictor
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ class WorkPlan:
     `first_active`: PCoders below it are frozen in every batch element and keep their t = 0 state.
     `frozen[n]`: PCoder n's rep is its drive in every batch element.
     `feedback[n]`: the update of PCoder n adds lambda_n * prd_{n+1}.
-    `gradient[n]`: PCoder n's error gradient is computed (alpha_n > 0 somewhere).
+    `gradient[n]`: PCoder n's error gradient is computed (alpha_n > 0 somewhere), at every step
+    but the last of a trajectory, where nothing would use it.
     `prediction[n]`: predictor n runs (its error is known).
     With `skip_unneeded_work=False` everything is computed at every step, as Predify does.
     """
@@ -260,6 +262,7 @@ class PCDynamics:
         self.net = net.eval()
         self.gradient_scaling = gradient_scaling
         self.skip_unneeded_work = skip_unneeded_work
+        self._predictors = [Predictor(p) for p in net.pmodules]
         self._error_scale: list[float] | None = None
 
     def plan(self, coefficients: Coefficients, *, diagnostics: bool = True) -> WorkPlan:
@@ -277,21 +280,10 @@ class PCDynamics:
         self, n: int, rep: torch.Tensor, target: torch.Tensor, with_gradient: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """prd_n, the per-image error and (if asked) its gradient with respect to rep_n."""
-        pmodule = self.net.pmodules[n]
-        if not with_gradient:
-            with torch.no_grad():
-                prediction = pmodule(rep)
-                error = (prediction - target).pow(2).flatten(1).mean(1)
-            return prediction, error, None
-        with torch.enable_grad():
-            leaf = rep.detach().requires_grad_(True)
-            prediction = pmodule(leaf)
-            error = (prediction - target).pow(2).flatten(1).mean(1)
-            # Images are independent, so the gradient of the sum is each image's own gradient.
-            (gradient,) = torch.autograd.grad(error.sum(), leaf)
-        if self.gradient_scaling:
+        prediction, error, gradient = self._predictors[n](rep, target, with_gradient)
+        if gradient is not None and self.gradient_scaling:
             gradient = gradient * self.error_scale(n, rep)
-        return prediction.detach(), error.detach(), gradient
+        return prediction, error, gradient
 
     def error_scale(self, n: int, rep: torch.Tensor) -> float:
         """PCoderN's factor numel / sqrt(C) for PCoder n (0-based), measured once per network."""
@@ -304,7 +296,8 @@ class PCDynamics:
         return self._error_scale[n]
 
     def _no_error(self, like: torch.Tensor) -> torch.Tensor:
-        return torch.full((like.shape[0],), math.nan, dtype=like.dtype, device=like.device)
+        dtype = torch.promote_types(like.dtype, torch.float32)
+        return torch.full((like.shape[0],), math.nan, dtype=dtype, device=like.device)
 
     # -- timesteps ----------------------------------------------------------------------------
 
@@ -338,9 +331,10 @@ class PCDynamics:
             beta, lam, alpha = coefficients.beta[:, n], coefficients.lam[:, n], coefficients.alpha[:, n]
             # The memory weight in float64 before the cast: 1 - beta - lam exactly as configured.
             memory = 1 - beta - lam if pcoder.has_feedback else 1 - beta
-            weights.append(
-                _StepWeights(*(w.to(device=like.device, dtype=like.dtype) for w in (beta, lam, alpha, memory)))
-            )
+            # In at least float32: under bfloat16 autocast the drives are bfloat16, but the state
+            # is accumulated in float32 and the coefficients keep their float32 values.
+            dtype = torch.promote_types(like.dtype, torch.float32)
+            weights.append(_StepWeights(*(w.to(device=like.device, dtype=dtype) for w in (beta, lam, alpha, memory))))
         return weights
 
     @torch.no_grad()
@@ -351,8 +345,10 @@ class PCDynamics:
         plan: WorkPlan,
         weights: Sequence[_StepWeights],
         first_drive: torch.Tensor,
+        last: bool,
     ) -> DynamicsState:
-        """Timestep t + 1 from timestep t. `first_drive` is the t = 0 drive of `plan.first_active`."""
+        """Timestep t + 1 from timestep t. `first_drive` is the t = 0 drive of `plan.first_active`.
+        At the `last` step no error gradient is computed: only a next step would use it."""
         start = plan.first_active
         reps = list(state.reps[:start])
         predictions = list(state.predictions[:start])
@@ -368,14 +364,17 @@ class PCDynamics:
             if plan.skip_unneeded_work and plan.frozen[n]:
                 rep = drive
             else:
+                # One new tensor, updated in place: the same sum, in the same order, as
+                # beta * ff + memory * rep + lam * prd - alpha * grd.
                 w = weights[n]
-                rep = _scale(w.beta, drive) * drive + _scale(w.memory, drive) * state.reps[n]
+                rep = drive * _scale(w.beta, drive)
+                rep.addcmul_(state.reps[n], _scale(w.memory, drive))
                 if plan.feedback[n]:
-                    rep = rep + _scale(w.lam, drive) * state.predictions[n + 1]
+                    rep.addcmul_(state.predictions[n + 1], _scale(w.lam, drive))
                 if plan.gradient[n]:
-                    rep = rep - _scale(w.alpha, drive) * state.gradients[n]
+                    rep.addcmul_(state.gradients[n], _scale(w.alpha, drive), value=-1)
             if plan.prediction[n]:
-                prediction, error, gradient = self._predict(n, rep, below, plan.gradient[n])
+                prediction, error, gradient = self._predict(n, rep, below, plan.gradient[n] and not last)
             else:
                 prediction, error, gradient = None, self._no_error(rep), None
             reps.append(rep)
@@ -411,8 +410,8 @@ class PCDynamics:
         weights = self._weights(coefficients, initial.reps[0])
         first_drive = initial.reps[min(plan.first_active, self.net.num_pcoders - 1)]
         state = initial
-        for _ in range(timesteps):
-            state = self._step(state, x, plan, weights, first_drive)
+        for t in range(1, timesteps + 1):
+            state = self._step(state, x, plan, weights, first_drive, last=t == timesteps)
             yield state
 
     def readout(self, state: DynamicsState) -> Readout:

@@ -23,6 +23,7 @@ import torch
 
 from pcgc.cam import grad_cam
 from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics, Readout
+from pcgc.precision import check_precision, computing_in
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class _Timestep:
     @classmethod
     def of(cls, readout: Readout, targets: torch.Tensor) -> "_Timestep":
         result = grad_cam(readout, targets)
-        return cls(result.raw, result.score, readout.logits.detach().argmax(1), readout.errors)
+        # Results in float32 whatever the precision they were computed in.
+        return cls(result.raw.float(), result.score.float(), readout.logits.detach().argmax(1), readout.errors.float())
 
     def select(self, index: torch.Tensor) -> "_Timestep":
         return _Timestep(*(getattr(self, name).index_select(0, index) for name in self.__dataclass_fields__))
@@ -65,15 +67,18 @@ class Engine:
     `batch_size` is the number of rows (configuration-image pairs) per device batch; an image batch
     of B images holds `max(1, batch_size // B)` configurations. `diagnostics=True` computes every
     PCoder's prediction error at every step (at the price of running every predictor); without it
-    only the predictors the dynamics need run.
+    only the predictors the dynamics need run. `precision` is one of `pcgc.precision.PRECISIONS`.
     """
 
-    def __init__(self, dynamics: PCDynamics, *, batch_size: int, diagnostics: bool) -> None:
+    def __init__(self, dynamics: PCDynamics, *, batch_size: int, diagnostics: bool, precision: str = "fp32") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dynamics = dynamics
         self.batch_size = batch_size
         self.diagnostics = diagnostics
+        self.device = next(dynamics.net.parameters()).device
+        check_precision(precision, self.device)
+        self.precision = precision
 
     def configurations_per_batch(self, images: int) -> int:
         return max(1, self.batch_size // images)
@@ -100,30 +105,32 @@ class Engine:
         shared_plan = plans[0]
         for plan in plans[1:]:
             shared_plan = shared_plan.union(plan)
-        initial = dynamics.initial_state(x, shared_plan)
-        first = _Timestep.of(dynamics.readout(initial), targets)
+        with computing_in(self.precision, self.device):
+            initial = dynamics.initial_state(x, shared_plan)
+            first = _Timestep.of(dynamics.readout(initial), targets)
 
         groups: dict[tuple, list[int]] = {}
         for k, plan in enumerate(plans):
             groups.setdefault(plan.signature(), []).append(k)
         per_batch = self.configurations_per_batch(images)
+        # Every device batch holds `per_batch` configurations on all images: the same rows of x,
+        # the targets and the t = 0 state for each, gathered once.
         image_index = torch.arange(images, device=x.device).repeat(per_batch)
+        x_rows, target_rows = x.index_select(0, image_index), targets.index_select(0, image_index)
+        initial_rows, first_rows = initial.select(image_index), first.select(image_index)
         for members in groups.values():
             # A t = 0 error is reported where the group's own plan computes it, whatever else the
             # shared t = 0 state computed for other groups.
             own = torch.tensor(plans[members[0]].prediction, device=x.device)
-            first_errors = torch.where(own, first.errors, torch.nan).index_select(0, image_index)
+            first_group = replace(first_rows, errors=torch.where(own, first_rows.errors, torch.nan))
             for start in range(0, len(members), per_batch):
                 block = members[start : start + per_batch]
                 padded = block + [block[-1]] * (per_batch - len(block))
                 coefficients = Coefficients.stack([configurations[k] for k in padded for _ in range(images)])
-                steps = [replace(first.select(image_index), errors=first_errors)]
-                states = dynamics.trajectory(
-                    x.index_select(0, image_index), timesteps, coefficients, initial.select(image_index),
-                    diagnostics=self.diagnostics,
-                )
-                for state in states:
-                    steps.append(_Timestep.of(dynamics.readout(state), targets.index_select(0, image_index)))
+                with computing_in(self.precision, self.device):
+                    steps = [first_group]
+                    states = dynamics.trajectory(x_rows, timesteps, coefficients, initial_rows, diagnostics=self.diagnostics)
+                    steps.extend(_Timestep.of(dynamics.readout(state), target_rows) for state in states)
                 rows = len(block) * images  # the padding is dropped
                 yield Trajectories(
                     configuration=torch.tensor(block, device=x.device).repeat_interleave(images),

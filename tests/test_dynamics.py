@@ -312,23 +312,37 @@ def test_skipping_unneeded_work_changes_no_number(mini, name, diagnostics):
 
 
 class CallCounter:
-    """Counts the calls of every stage and predictor, and how many of them built a graph."""
+    """Counts the calls of every stage, predictor and error gradient (the predictor's adjoint)."""
 
-    def __init__(self, net: PredictiveCodingNetwork) -> None:
+    def __init__(self, dynamics: PCDynamics) -> None:
+        net = dynamics.net
         self.stages = [0] * net.num_pcoders
         self.predictors = [0] * net.num_pcoders
         self.gradients = [0] * net.num_pcoders
         for n, (stage, pmodule) in enumerate(zip(net.stages, net.pmodules)):
             stage.register_forward_hook(self._count(self.stages, n))
             pmodule.register_forward_hook(self._count(self.predictors, n))
+            predictor = dynamics._predictors[n]
+            predictor.adjoint = self._counted(predictor.adjoint, n)
 
     def _count(self, counts, n):
         def hook(module, inputs, output):
             counts[n] += 1
-            if counts is self.predictors and output.requires_grad:
-                self.gradients[n] += 1
 
         return hook
+
+    def _counted(self, adjoint, n):
+        def counted(*args):
+            self.gradients[n] += 1
+            return adjoint(*args)
+
+        return counted
+
+    def take(self) -> tuple[list[int], list[int], list[int]]:
+        counts = (self.stages[:], self.predictors[:], self.gradients[:])
+        for counter in (self.stages, self.predictors, self.gradients):
+            counter[:] = [0] * len(counter)
+        return counts
 
 
 @pytest.mark.parametrize(
@@ -351,10 +365,14 @@ def test_a_step_does_only_the_work_its_coefficients_need(hps, stages, predictors
     x = torch.randn(2, 3, 96, 96)
     coefficients = Coefficients.broadcast(hps, 2)
     initial = dynamics.initial_state(x, dynamics.plan(coefficients, diagnostics=False))
-    counter = CallCounter(net)
-    for _ in dynamics.trajectory(x, 1, coefficients, initial, diagnostics=False):
-        pass
-    assert (counter.stages, counter.predictors, counter.gradients) == (stages, predictors, gradients)
+    counter = CallCounter(dynamics)
+    steps = dynamics.trajectory(x, 2, coefficients, initial, diagnostics=False)
+    next(steps)
+    assert counter.take() == (stages, predictors, gradients)
+    # The last step computes no error gradient: nothing would use it.
+    (last,) = steps
+    assert counter.take() == (stages, predictors, [0] * 5)
+    assert all(g is None for g in last.gradients)
 
 
 def test_a_shared_initial_state_covers_the_union_of_plans(mini):
