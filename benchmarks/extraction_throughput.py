@@ -83,7 +83,7 @@ def main() -> None:
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         extract(
-            NetworkInputs(selection, inputs, backbone, tuple(pmodules), args.spec, False, str(device)),
+            NetworkInputs(selection, inputs, backbone, tuple(pmodules), args.spec, False, "fp32", str(device)),
             hps_name="default", hps=hps, timesteps=args.timesteps, batch_size=args.batch_size, out_h5=folder / "out.h5",
         )
         seconds = time.perf_counter() - start

@@ -112,7 +112,7 @@ def main() -> None:
         def extract_each() -> None:
             for k, hps in enumerate(settings):
                 extract(
-                    NetworkInputs(selection, inputs, backbone, tuple(pmodules), args.spec, False, str(device)),
+                    NetworkInputs(selection, inputs, backbone, tuple(pmodules), args.spec, False, "fp32", str(device)),
                     hps_name=f"config{k}", hps=hps, timesteps=steps, batch_size=count, out_h5=folder / f"extract{k}.h5",
                 )
 

@@ -25,7 +25,7 @@ def _validated_thresholds(thresholds: Sequence[float]) -> np.ndarray:
     return values
 
 
-def _at_least(level: float, dtype: torch.dtype) -> torch.Tensor:
+def at_least(level: float, dtype: torch.dtype) -> torch.Tensor:
     """The smallest value of `dtype` that is >= level: `cam >= it` is `cam >= level` exactly, as
     real numbers, without widening the maps (0.7 rounds *down* to float32, for instance)."""
     value = torch.tensor(level, dtype=dtype)
@@ -96,7 +96,7 @@ def iou(cam: Array, foreground: Array, valid: Array, thresholds: Sequence[float]
     result = torch.empty((levels.size, *leading), dtype=torch.float64, device=cam.device)
     for k, level in enumerate(levels.tolist()):
         # One threshold at a time keeps the peak to a few bool arrays of the broadcast shape.
-        predicted = (cam >= _at_least(level, cam.dtype)) & valid
+        predicted = (cam >= at_least(level, cam.dtype)) & valid
         intersection = (predicted & truth).sum(dim=(-2, -1))
         union = (predicted | truth).sum(dim=(-2, -1))
         ratio = intersection.to(torch.float64) / union.clamp(min=1).to(torch.float64)

@@ -14,6 +14,7 @@ rule extract:
         hps=lambda wildcards: config["hyperparameters"][wildcards.hps],
         spec=config["model"]["spec"],
         gradient_scaling=config["model"]["gradient_scaling"],
+        precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
         code=code_fingerprint("pcgc.stages.extract"),
     threads: workflow.cores

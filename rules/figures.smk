@@ -81,6 +81,7 @@ if FIGURES["fig1"] is not None:
             figure={key: value for key, value in FIG1.items() if key != "timesteps"},
             spec=config["model"]["spec"],
             gradient_scaling=config["model"]["gradient_scaling"],
+            precision=config["model"]["precision"],
             timesteps=config["dynamics"]["timesteps"],
             thresholds=config["iou"]["thresholds"],
             code=code_fingerprint("pcgc.stages.figure1_cams"),

@@ -66,6 +66,7 @@ rule sweep_chunk:
         image_seed=config["selection"]["seed"],
         spec=config["model"]["spec"],
         gradient_scaling=config["model"]["gradient_scaling"],
+        precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
         thresholds=config["iou"]["thresholds"],
         code=code_fingerprint("pcgc.stages.sweep_chunk"),

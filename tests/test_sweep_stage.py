@@ -31,7 +31,8 @@ def files(tmp_path_factory):
 
 def network(files) -> NetworkInputs:
     return NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]), "mini", False, "cpu"
+        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
+        spec="mini", gradient_scaling=False, precision="fp32", device="cpu",
     )
 
 

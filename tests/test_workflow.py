@@ -181,3 +181,14 @@ def test_bad_config_stops_before_any_job(workflow, edit, message):
     assert result.returncode != 0
     assert re.search(message, result.stdout + result.stderr), result.stdout + result.stderr
     assert not (workdir / "results/bad").exists()
+
+
+def test_precision_reruns_every_stage_that_runs_the_network(workflow):
+    workdir, _ = workflow
+    config = tiny_config()
+    config["model"]["precision"] = "bf16"
+    assert planned_jobs(workdir, write_config(workdir, config, "precision.yaml")) == {
+        "extract": 2, "iou": 2, "bootstrap": 2, "fig2": 1,
+        "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1,
+        "fig1_cams": 1, "fig1": 1, "all": 1,
+    }

@@ -65,7 +65,7 @@ def extract(
             x = torch.from_numpy(inputs[start:stop]).to(torch_device)
             cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
             # One configuration: a device batch is exactly this image batch, no padding.
-            engine = Engine(dynamics, batch_size=stop - start, diagnostics=True)
+            engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision)
             (result,) = engine.run(x, cam_targets, [hps], timesteps)
             stacked = result.cam_raw.cpu().numpy()
             if cam_raw is None:

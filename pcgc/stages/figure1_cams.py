@@ -75,7 +75,7 @@ def figure1_cams(
         normalization = read_json_attr(source, "normalization", inputs_h5)
         noise = read_json_attr(source, "noise", inputs_h5)
     cam_targets = torch.from_numpy(targets.cam_target[chosen]).to(torch_device)
-    (block,) = Engine(dynamics, batch_size=len(chosen), diagnostics=False).run(x, cam_targets, [hps], timesteps)
+    (block,) = Engine(dynamics, batch_size=len(chosen), diagnostics=False, precision=network.precision).run(x, cam_targets, [hps], timesteps)
     masks = torch.from_numpy(mask_ids).to(torch_device)
     size = tuple(mask_ids.shape[1:])
     iou = score_maps(block.cam_raw, masks, torch.from_numpy(class_id).to(torch_device), iou_scores(thresholds))

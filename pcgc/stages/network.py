@@ -15,6 +15,7 @@ from pcgc.checkpoints import load_network_weights
 from pcgc.dynamics import PCDynamics
 from pcgc.h5io import read_json_attr, require_datasets
 from pcgc.models import build_network
+from pcgc.precision import check_precision
 from pcgc.provenance import sha256_file, versions
 
 
@@ -86,13 +87,14 @@ class NetworkInputs:
     pmodule_paths: tuple[Path, ...]
     spec: str
     gradient_scaling: bool
+    precision: str
     device: str
 
     @classmethod
     def from_job(cls, job: Any) -> "NetworkInputs":
         """From a Snakemake job whose rule names its inputs `selection`, `inputs`, `backbone` and
-        `pmodules` and its params `spec` and `gradient_scaling` (the device is an execution setting
-        read from the config, so that it reruns nothing)."""
+        `pmodules` and its params `spec`, `gradient_scaling` and `precision` (the device is an
+        execution setting read from the config, so that it reruns nothing)."""
         return cls(
             selection_h5=Path(job.input.selection),
             inputs_h5=Path(job.input.inputs),
@@ -100,11 +102,13 @@ class NetworkInputs:
             pmodule_paths=tuple(Path(p) for p in job.input.pmodules),
             spec=job.params.spec,
             gradient_scaling=job.params.gradient_scaling,
+            precision=job.params.precision,
             device=job.config["extraction"]["device"],
         )
 
     def load(self) -> tuple[Targets, PCDynamics]:
         """The selection's targets, and the network with its weights on the device."""
+        check_precision(self.precision, resolve_device(self.device))
         targets = Targets.read(self.selection_h5)
         dynamics = load_dynamics(
             self.spec, targets.num_classes, self.backbone_path, self.pmodule_paths,
@@ -118,6 +122,7 @@ class NetworkInputs:
         return {
             "model": net.describe(),
             "gradient_scaling": self.gradient_scaling,
+            "precision": self.precision,
             "cam_layer": f"rep of PCoder {net.num_pcoders} ({net.pcoders[-1].module})",
             "weights": weight_hashes(self.backbone_path, self.pmodule_paths),
             "versions": versions(),

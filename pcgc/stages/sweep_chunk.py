@@ -88,7 +88,7 @@ def run_chunk(
     correct = np.zeros((width, count, states), dtype=bool)
     target_logit = np.zeros((width, count, states), dtype=np.float32)
     maps: np.ndarray | None = None
-    engine = Engine(dynamics, batch_size=batch_size, diagnostics=False)
+    engine = Engine(dynamics, batch_size=batch_size, diagnostics=False, precision=network.precision)
     image_batch = min(batch_size, count)
     started = time.perf_counter()
     with h5py.File(inputs_h5, "r") as source:
