@@ -23,8 +23,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.envi
 from pathlib import Path
 
 from pcgc.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
-from pcgc.models import PCODERS
-from pcgc.provenance import code_fingerprint
+from pcgc.models import PCODERS, SPECS
+from pcgc.provenance import script_fingerprint, unused_spec_modules
 from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
 
 
@@ -48,6 +48,13 @@ include: "rules/extract.smk"
 include: "rules/score.smk"
 include: "rules/sweeps.smk"
 include: "rules/figures.smk"
+
+
+# Every rule's code fingerprint is that of the script it runs: a rule whose `code` param names
+# another script would miss edits to what its own script imports.
+for _rule in workflow.rules:
+    if _rule.script is not None and _rule.params.get("code") != script_code(Path(_rule.script).stem):
+        raise WorkflowError(f"rule {_rule.name}: params.code must be script_code({Path(_rule.script).stem!r}), the fingerprint of its script")
 
 
 rule all:

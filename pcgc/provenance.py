@@ -1,10 +1,10 @@
 """What produced an output: package versions, and a fingerprint of the code behind each stage.
 
 Snakemake reruns a job when its rule text, script or params change, but it does not look inside
-an imported package. Each rule therefore passes `code_fingerprint(<its stage module>)` as a param:
-a hash of the syntax trees of that module and of every `pcgc` module it imports, transitively. An
-edit that changes the code reruns the stage and everything downstream; an edit to comments or
-formatting only does not.
+an imported package. Each rule therefore passes `script_fingerprint(<its script>)` as a param: a
+hash of the syntax trees of every `pcgc` module the script imports, transitively, found by reading
+the sources (nothing is imported, so parsing the Snakefile stays light). An edit that changes the
+code reruns the stage and everything downstream; an edit to comments or formatting only does not.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import platform
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Iterable
 
 PACKAGE = "pcgc"
 
@@ -64,12 +65,12 @@ def _imported_package_modules(module: str, tree: ast.AST) -> set[str]:
 
 
 @lru_cache(maxsize=None)
-def _module_closure(module: str) -> tuple[str, ...]:
+def _module_closure(module: str, exclude: frozenset[str] = frozenset()) -> tuple[str, ...]:
     seen: set[str] = set()
     pending = [module]
     while pending:
         name = pending.pop()
-        if name in seen:
+        if name in seen or name in exclude:
             continue
         seen.add(name)
         tree = ast.parse(_source_path(name).read_text(), filename=str(_source_path(name)))
@@ -80,14 +81,44 @@ def _module_closure(module: str) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
-def code_fingerprint(*modules: str) -> str:
-    """SHA-256 over the syntax trees of `modules` and the pcgc modules they import."""
-    names = sorted({name for module in modules for name in _module_closure(module)})
+def code_fingerprint(*modules: str, exclude: frozenset[str] = frozenset()) -> str:
+    """SHA-256 over the syntax trees of `modules` and the pcgc modules they import, leaving out
+    (and not following) the modules in `exclude`."""
+    names = sorted({name for module in modules for name in _module_closure(module, frozenset(exclude))})
     digest = hashlib.sha256()
     for name in names:
         digest.update(name.encode())
         digest.update(ast.dump(ast.parse(_source_path(name).read_text())).encode())
     return digest.hexdigest()
+
+
+def script_modules(script: str | Path) -> tuple[str, ...]:
+    """The pcgc modules a script outside the package imports itself (absolute imports)."""
+    script = Path(script)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(script.read_text(), filename=str(script))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(name for name in names if _find_source(name) is not None)
+    return tuple(sorted(found))
+
+
+def script_fingerprint(script: str | Path, exclude: frozenset[str] = frozenset()) -> str:
+    """`code_fingerprint` of what `script` imports from pcgc: the code its job runs."""
+    return code_fingerprint(*script_modules(script), exclude=exclude)
+
+
+def unused_spec_modules(spec: str, specs: Iterable[str]) -> frozenset[str]:
+    """The modules of the other network specs (`pcgc.models.<name>`) that `spec`'s own module does
+    not import. `pcgc.models` imports every spec, but a job that runs `spec` never calls another
+    spec's code, so editing, say, `mini` must not rerun the PVGG16 jobs (days of work)."""
+    # Not through pcgc.models itself, which imports every spec.
+    own = set(_module_closure(f"{PACKAGE}.models.{spec}", frozenset({f"{PACKAGE}.models"})))
+    return frozenset(f"{PACKAGE}.models.{name}" for name in specs if name != spec) - own
 
 
 def sha256_file(path: str | Path) -> str:

@@ -12,6 +12,15 @@ wildcard_constraints:
     sweep="[A-Za-z0-9_-]+",
     chunk="[0-9a-f]{16}",
 
+# The other network specs' modules, which no job of this configuration runs (see
+# pcgc.provenance.unused_spec_modules).
+UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], SPECS)
+
+
+def script_code(script):
+    """The fingerprint of the pcgc code that scripts/<script>.py imports: a rule's `code` param."""
+    return script_fingerprint(Path(workflow.basedir) / "scripts" / f"{script}.py", exclude=UNUSED_SPEC_MODULES)
+
 
 def log_path(name):
     return f"{RESULTS}/logs/{name}.log"

@@ -8,6 +8,7 @@ rule extract:
         selection=rules.select_images.output.h5,
         backbone=WEIGHTS["backbone"],
         pmodules=WEIGHTS["pmodules"],
+        weights_identity=WEIGHTS["identity"],
     output:
         f"{RESULTS}/extract/{{hps}}/sigma{{sigma}}.h5",
     params:
@@ -16,7 +17,7 @@ rule extract:
         gradient_scaling=config["model"]["gradient_scaling"],
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
-        code=code_fingerprint("pcgc.stages.extract"),
+        code=script_code("extract"),
     threads: workflow.cores
     log:
         log_path("extract/{hps}/sigma{sigma}"),

@@ -12,7 +12,7 @@ rule fig2:
         sigma=FIG2["sigma"],
         threshold=FIG2["threshold"],
         error=FIG2["error"],
-        code=code_fingerprint("pcgc.stages.figure2"),
+        code=script_code("fig2"),
     log:
         log_path("fig2"),
     benchmark:
@@ -39,7 +39,7 @@ if FIGURES["fig3"] is not None:
         params:
             figure=FIGURES["fig3"],
             axes=grid_axes(FIGURES["fig3"]["sweep"]),
-            code=code_fingerprint("pcgc.stages.grid_figures"),
+            code=script_code("fig3"),
         log:
             log_path("fig3"),
         script:
@@ -58,7 +58,7 @@ if FIGURES["fig4"] is not None:
             figure=FIGURES["fig4"],
             sigmas=SWEEPS[FIGURES["fig4"]["sweep"]]["sigmas"],
             axes=grid_axes(FIGURES["fig4"]["sweep"]),
-            code=code_fingerprint("pcgc.stages.grid_figures"),
+            code=script_code("fig4"),
         log:
             log_path("fig4"),
         script:
@@ -74,6 +74,7 @@ if FIGURES["fig1"] is not None:
             selection=rules.select_images.output.h5,
             backbone=WEIGHTS["backbone"],
             pmodules=WEIGHTS["pmodules"],
+            weights_identity=WEIGHTS["identity"],
         output:
             f"{RESULTS}/figures/fig1_cams.h5",
         params:
@@ -84,7 +85,7 @@ if FIGURES["fig1"] is not None:
             precision=config["model"]["precision"],
             timesteps=config["dynamics"]["timesteps"],
             thresholds=config["iou"]["thresholds"],
-            code=code_fingerprint("pcgc.stages.figure1_cams"),
+            code=script_code("fig1_cams"),
         threads: workflow.cores
         log:
             log_path("fig1_cams"),
@@ -99,7 +100,7 @@ if FIGURES["fig1"] is not None:
             pdf=f"{RESULTS}/figures/fig1.pdf",
         params:
             timesteps=FIG1["timesteps"],
-            code=code_fingerprint("pcgc.stages.figure1"),
+            code=script_code("fig1"),
         log:
             log_path("fig1"),
         script:

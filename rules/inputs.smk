@@ -9,7 +9,7 @@ rule noisy_inputs:
         clip=config["noise"]["clip"],
         seed=config["noise"]["seed"],
         spec=config["model"]["spec"],
-        code=code_fingerprint("pcgc.stages.inputs"),
+        code=script_code("noisy_inputs"),
     log:
         log_path("noisy_inputs/sigma{sigma}"),
     benchmark:

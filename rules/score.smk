@@ -6,7 +6,7 @@ rule iou:
         f"{RESULTS}/iou/{{hps}}/sigma{{sigma}}.parquet",
     params:
         thresholds=config["iou"]["thresholds"],
-        code=code_fingerprint("pcgc.stages.score"),
+        code=script_code("iou"),
     log:
         log_path("iou/{hps}/sigma{sigma}"),
     benchmark:
@@ -23,7 +23,7 @@ rule bootstrap:
     params:
         bootstrap=config["bootstrap"],
         sigma=lambda wildcards: SIGMAS[wildcards.sigma],
-        code=code_fingerprint("pcgc.stages.summarize"),
+        code=script_code("bootstrap"),
     log:
         log_path("bootstrap/{hps}/sigma{sigma}"),
     benchmark:

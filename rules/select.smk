@@ -7,7 +7,7 @@ rule select_images:
     params:
         selection=config["selection"],
         world=WORLD,
-        code=code_fingerprint("pcgc.stages.select"),
+        code=script_code("select_images"),
     log:
         log_path("select_images"),
     benchmark:

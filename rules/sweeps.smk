@@ -56,6 +56,7 @@ rule sweep_chunk:
         selection=rules.select_images.output.h5,
         backbone=WEIGHTS["backbone"],
         pmodules=WEIGHTS["pmodules"],
+        weights_identity=WEIGHTS["identity"],
     output:
         h5=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.h5",
         manifest=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.json",
@@ -69,7 +70,7 @@ rule sweep_chunk:
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
         thresholds=config["iou"]["thresholds"],
-        code=code_fingerprint("pcgc.stages.sweep_chunk"),
+        code=script_code("sweep_chunk"),
     threads: workflow.cores
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}"),
@@ -88,7 +89,7 @@ rule sweep_merge:
         cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
         kind=lambda wildcards: SWEEPS[wildcards.sweep]["kind"],
         sigma=lambda wildcards: SIGMAS[wildcards.sigma],
-        code=code_fingerprint("pcgc.stages.sweep_tables"),
+        code=script_code("sweep_merge"),
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/merge"),
     benchmark:
@@ -104,7 +105,7 @@ rule sweep_maps:
         f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/maps.h5",
     params:
         cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
-        code=code_fingerprint("pcgc.stages.sweep_tables"),
+        code=script_code("sweep_maps"),
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/maps"),
     script:
@@ -118,7 +119,7 @@ rule sweep_summary:
         f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/summary.csv",
     params:
         bootstrap=config["bootstrap"],
-        code=code_fingerprint("pcgc.stages.sweep_tables"),
+        code=script_code("sweep_summary"),
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/summary"),
     benchmark:

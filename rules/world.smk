@@ -19,15 +19,27 @@ if config["world"] == "demo":
     WEIGHTS = {
         "backbone": f"{DEMO_WEIGHTS}/mini_backbone.pth",
         "pmodules": [f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        "identity": [],  # trained here: the files' dates say when they changed
     }
 else:
     WORLD = {**config["imagenet_s"], "classifier": "imagenet1k"}
+    # The jobs that run the network depend on the published weights' content, not on how they
+    # were fetched: they take the weight files as `ancient`, so that a refetch of the same files (a
+    # mirror, an edit to the fetch code) reruns nothing, and identity.json (rule weights_identity),
+    # which changes, and reruns them, only when what fixes the content changes.
     WEIGHTS = {
-        "backbone": f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth",
+        "backbone": ancient(f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth"),
         "pmodules": [
-            f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)
+            ancient(f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth") for n in range(1, NUM_PCODERS + 1)
         ],
+        "identity": [f"{PVGG16_WEIGHTS}/identity.json"],
     }
+
+
+def weights_identity(weights):
+    """What fixes the fetched files' content: each source's sha256 where given (the fetch verifies
+    it, wherever the file comes from), else its location."""
+    return {role: weights[role]["sha256"] or weights[role]["url"] or weights[role]["path"] for role in ("backbone", "feedback_archive")}
 
 
 def world_files(wildcards):
@@ -45,7 +57,7 @@ rule demo_world:
         directory(DEMO_WORLD),
     params:
         world={k: v for k, v in config["demo"].items() if k != "training"},
-        code=code_fingerprint("pcgc.data.demo_world"),
+        code=script_code("demo_world"),
     log:
         log_path("demo_world"),
     benchmark:
@@ -65,7 +77,7 @@ rule train_demo:
         training=config["demo"]["training"],
         resize=config["selection"]["resize"],
         crop=config["selection"]["crop"],
-        code=code_fingerprint("pcgc.training"),
+        code=script_code("train_demo"),
     threads: workflow.cores
     log:
         log_path("train_demo"),
@@ -83,13 +95,28 @@ rule fetch_weights:
         backbone=f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth",
         pmodules=[f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
         manifest=f"{PVGG16_WEIGHTS}/manifest.json",
+    # The sources' locations, timeout and retries are read by the script from the config: they say
+    # how to fetch, not what, so changing them reruns nothing.
     params:
-        backbone=config["weights"]["backbone"],
-        feedback_archive=config["weights"]["feedback_archive"],
-        timeout=config["weights"]["timeout"],
-        retries=config["weights"]["retries"],
-        code=code_fingerprint("pcgc.fetch"),
+        identity=weights_identity(config["weights"]),
+        code=script_code("fetch_weights"),
     log:
-        "resources/logs/fetch_weights.log",
+        log_path("fetch_weights"),
+    benchmark:
+        benchmark_path("fetch_weights")
     script:
         "../scripts/fetch_weights.py"
+
+
+rule weights_identity:
+    output:
+        f"{PVGG16_WEIGHTS}/identity.json",
+    params:
+        identity=weights_identity(config["weights"]),
+        code=script_code("weights_identity"),
+    log:
+        log_path("weights_identity"),
+    benchmark:
+        benchmark_path("weights_identity")
+    script:
+        "../scripts/weights_identity.py"

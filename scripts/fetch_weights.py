@@ -7,12 +7,13 @@ from pcgc.workflow import run_job
 
 
 def main() -> None:
+    settings = snakemake.config["weights"]
     fetch_weights(
         Path(snakemake.output.manifest).parent,
-        backbone=Source(**snakemake.params.backbone),
-        feedback_archive=Source(**snakemake.params.feedback_archive),
-        timeout=snakemake.params.timeout,
-        retries=snakemake.params.retries,
+        backbone=Source(**settings["backbone"]),
+        feedback_archive=Source(**settings["feedback_archive"]),
+        timeout=settings["timeout"],
+        retries=settings["retries"],
     )
 
 

@@ -49,6 +49,7 @@ def test_paper_dag_is_planned_in_full(tmp_path):
     # lambda), in chunks of 11: 25. Figure 4: 66 configurations, 6 chunks at each of 6 noise levels.
     assert jobs == {
         "fetch_weights": 1,
+        "weights_identity": 1,
         "select_images": 1,
         "noisy_inputs": 7,
         "extract": 14,

@@ -74,9 +74,9 @@ def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -
     return result
 
 
-def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
+def planned_jobs(workdir: Path, configfile: Path, *args: str) -> dict[str, int]:
     """The jobs a dry run would execute, by rule: {} when there is nothing to be done."""
-    result = snakemake(workdir, configfile, "--dry-run")
+    result = snakemake(workdir, configfile, "--dry-run", *args)
     text = result.stdout + result.stderr
     if "Nothing to be done" in text:
         return {}
@@ -89,3 +89,38 @@ def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
         if match.group(1) != "total":
             jobs[match.group(1)] = int(match.group(2))
     return jobs
+
+
+_STUB_RUN_JOB = '''
+
+def run_job(snakemake, job):
+    """Test stub (tests/workflow_helpers.stub_jobs): write the job's outputs without running it."""
+    from pathlib import Path
+
+    for path in [*snakemake.output, *snakemake.log]:
+        path = Path(path)
+        if snakemake.rule == "demo_world" and str(path) in snakemake.output:
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("stub")
+'''
+
+
+def stub_jobs(workdir: Path) -> None:
+    """Make every job of the copy at `workdir` write placeholder outputs instead of computing them.
+
+    The scripts are untouched, so each rule keeps the code fingerprint of what its script imports:
+    enough to test what reruns when, in seconds. Sweeps read their chunks' manifests and figure 1
+    its data, so a stubbed run must leave them out (`sweeps: {}`, `figures.fig1/3/4: null`).
+    """
+    module = workdir / "pcgc/workflow.py"
+    module.write_text(module.read_text() + _STUB_RUN_JOB)
+
+
+def without_sweeps(config: dict[str, Any]) -> dict[str, Any]:
+    """No sweeps and no figures of them (run it with --replace-workflow-config: merged over
+    config.yaml, `sweeps: {}` would keep the default's)."""
+    config["sweeps"] = {}
+    config["figures"].update(fig1=None, fig3=None, fig4=None)
+    return config

@@ -1,0 +1,127 @@
+"""What reruns when, on stubbed jobs (placeholder outputs, the real rules and code fingerprints):
+each case is a dry run instead of a real run."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcgc.provenance import script_modules
+from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, snakemake, stub_jobs, tiny_config, without_sweeps, write_config
+
+pytestmark = pytest.mark.slow
+
+# The configurations here are complete: not merged over config.yaml (its sweeps would come back).
+REPLACE = "--replace-workflow-config"
+AFTER_THE_WEIGHTS = {"extract": 2, "iou": 2, "bootstrap": 2, "fig2": 1, "all": 1}
+
+
+def stubbed_run(workdir, config):
+    copy_workflow(workdir)
+    stub_jobs(workdir)
+    configfile = write_config(workdir, config)
+    snakemake(workdir, configfile, REPLACE)
+    assert planned(workdir, configfile) == {}
+    return workdir, configfile
+
+
+def planned(workdir, configfile):
+    return planned_jobs(workdir, configfile, REPLACE)
+
+
+def edited(workdir, configfile, module, addition="\nUNUSED_CONSTANT = 1\n"):
+    """The jobs planned with `addition` appended to `module` (a path under pcgc/), then undone."""
+    source = workdir / "pcgc" / module
+    original = source.read_text()
+    try:
+        source.write_text(original + addition)
+        return planned(workdir, configfile)
+    finally:
+        source.write_text(original)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return stubbed_run(tmp_path_factory.mktemp("demo"), without_sweeps(tiny_config()))
+
+
+@pytest.mark.parametrize("spelling", ["results/tiny/", "./results/tiny", "{workdir}/results/tiny"])
+def test_every_spelling_of_the_results_folder_reruns_alike(demo, spelling):
+    workdir, _ = demo
+    config = without_sweeps(tiny_config())
+    config["results"] = spelling.format(workdir=workdir)
+    assert planned(workdir, write_config(workdir, config, "spelling.yaml")) == {}
+    config["dynamics"]["timesteps"] = 3
+    assert planned(workdir, write_config(workdir, config, "spelling.yaml")) == AFTER_THE_WEIGHTS
+
+
+def test_a_rule_reruns_when_a_module_its_script_imports_changes(demo):
+    # noisy_inputs' script takes each spec's mean and std from pcgc.models, not from its stage module.
+    assert "pcgc.models" in script_modules(REPO / "scripts/noisy_inputs.py")
+    assert edited(*demo, "models/__init__.py") == {
+        "train_demo": 1, "noisy_inputs": 1, **AFTER_THE_WEIGHTS
+    }
+
+
+def test_a_module_no_script_imports_reruns_nothing_it_does_not_reach(demo):
+    assert edited(*demo, "bootstrap.py") == {"bootstrap": 2, "fig2": 1, "all": 1}
+    assert edited(*demo, "figures/heatmaps.py") == {}
+
+
+@pytest.fixture(scope="module")
+def imagenet_s(tmp_path_factory):
+    """The ImageNet-S world with PVGG16 and fetched weights, every job stubbed."""
+    workdir = tmp_path_factory.mktemp("imagenet_s")
+    data = workdir / "data"
+    (data / "ImageNetS919").mkdir(parents=True)
+    for name in ("categories.txt", "mapping.txt"):
+        (data / name).write_text("stub")
+    config = without_sweeps(tiny_config())
+    config["world"] = "imagenet_s"
+    config["model"]["spec"] = "pvgg16"
+    config["selection"].update(resize=256, crop=224)
+    config["imagenet_s"].update(root="data/ImageNetS919", categories="data/categories.txt", mapping="data/mapping.txt")
+    config["weights"].update(
+        directory="weights/pvgg16",
+        backbone={"url": "https://example.org/vgg16-397923af.pth", "path": None, "sha256": "a" * 64},
+        feedback_archive={"url": "https://example.org/weights_pvgg16_imagenet.zip", "path": None, "sha256": None},
+    )
+    workdir, configfile = stubbed_run(workdir, config)
+    return workdir, configfile, config
+
+
+def test_download_settings_rerun_nothing(imagenet_s):
+    workdir, _, config = imagenet_s
+    config = {**config, "weights": {**config["weights"], "timeout": 5, "retries": 0}}
+    assert planned(workdir, write_config(workdir, config, "download.yaml")) == {}
+
+
+def test_the_same_verified_file_from_elsewhere_reruns_nothing(imagenet_s):
+    workdir, _, config = imagenet_s
+    backbone = {"url": None, "path": "/mirror/vgg16.pth", "sha256": "a" * 64}
+    config = {**config, "weights": {**config["weights"], "backbone": backbone}}
+    assert planned(workdir, write_config(workdir, config, "mirror.yaml")) == {}
+
+
+@pytest.mark.parametrize(
+    "role, source",
+    [
+        ("backbone", {"url": "https://example.org/vgg16-397923af.pth", "path": None, "sha256": "b" * 64}),
+        ("feedback_archive", {"url": "https://example.org/other.zip", "path": None, "sha256": None}),
+    ],
+)
+def test_other_weights_rerun_everything_after_them(imagenet_s, role, source):
+    workdir, _, config = imagenet_s
+    config = {**config, "weights": {**config["weights"], role: source}}
+    assert planned(workdir, write_config(workdir, config, "other.yaml")) == {
+        "fetch_weights": 1, "weights_identity": 1, **AFTER_THE_WEIGHTS
+    }
+
+
+def test_the_fetch_code_reruns_the_fetch_but_not_what_uses_the_weights(imagenet_s):
+    workdir, configfile, _ = imagenet_s
+    assert edited(workdir, configfile, "fetch.py") == {"fetch_weights": 1}
+
+
+def test_another_spec_reruns_nothing_of_pvgg16(imagenet_s):
+    workdir, configfile, _ = imagenet_s
+    assert edited(workdir, configfile, "models/mini.py") == {}
