@@ -30,19 +30,42 @@ def pmodule_filename(prefix: str, index: int) -> str:
     return f"{prefix}_pc{index}_pmodule.pth"
 
 
+# torch.save's two formats: a zip archive, or (before PyTorch 1.6, e.g. torchvision's VGG16 file) a
+# pickle that opens with the protocol-2 marker and torch's magic number.
+_ZIP_HEADER = b"PK\x03\x04"
+_LEGACY_HEADER = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+_NOT_A_CHECKPOINT = "not a valid or complete PyTorch checkpoint (truncated, corrupt, or another kind of file)"
+
+
+def _unpickler_reason(err: Exception) -> str:
+    """The reason in torch's weights-only refusal, without its advice to load with
+    weights_only=False: the one thing a user should not do with a file that fails here."""
+    sentences = " ".join(str(err).split()).replace(": ", ". ").split(". ")
+    reason = [s for s in sentences if any(word in s for word in ("GLOBAL", "Unsupported", "blocked", "truncated"))]
+    return ". ".join(reason) or type(err).__name__
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a plain state dict without executing pickled code."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    with open(path, "rb") as handle:
+        header = handle.read(len(_LEGACY_HEADER))
+    if not (header.startswith(_ZIP_HEADER) or header == _LEGACY_HEADER):
+        raise CheckpointError(f"{path}: {_NOT_A_CHECKPOINT}: it starts with neither torch.save format's header")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path}: refused to load: it needs more than tensors to unpickle (weights_only=True): {err}"
-        ) from err
+        reason = _unpickler_reason(err)
+        if "GLOBAL" in reason:
+            raise CheckpointError(
+                f"{path}: refused to load: it needs more than tensors to unpickle, so loading it could run code ({reason})"
+            ) from err
+        raise CheckpointError(f"{path}: {_NOT_A_CHECKPOINT} ({reason})") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {err}") from err
+        first = str(err).split(". ")[0] or type(err).__name__
+        raise CheckpointError(f"{path}: {_NOT_A_CHECKPOINT} ({first})") from err
     if not isinstance(state, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):

@@ -22,6 +22,20 @@ def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
         yield handle
 
 
+def open_h5(path: str | os.PathLike) -> h5py.File:
+    """Open a pcgc output for reading; one that HDF5 cannot read (a job killed while writing it
+    outside pcgc's atomic writes, a truncated copy) is an error that names it."""
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise OSError(
+            f"{path}: not a valid or complete HDF5 file (truncated or corrupt?); delete it so that the workflow "
+            f"writes it again ({err})"
+        ) from err
+
+
 def write_json_attrs(node: h5py.HLObject, values: Mapping[str, Any]) -> None:
     """Store each value as a JSON string attribute (readable from any HDF5 tool)."""
     for key, value in values.items():

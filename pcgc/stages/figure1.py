@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import h5py
 import numpy as np
 
 from pcgc.figures.cams import plot_cam_sequences
-from pcgc.h5io import read_json_attr, require_datasets
+from pcgc.h5io import open_h5, read_json_attr, require_datasets
 
 
 def figure1(cams_h5: Path, out_paths: Sequence[Path], *, timesteps: str | Sequence[int]) -> None:
     """`timesteps`: the columns, `all` (t = 0..T) or a list. Each map is annotated with its IoU at
     the first threshold of the data file."""
-    with h5py.File(cams_h5, "r") as h5:
+    with open_h5(cams_h5) as h5:
         require_datasets(h5, ["image_id", "input_display", "foreground", "cam", "iou"], cams_h5)
         states = h5["cam"].shape[1]
         steps = list(range(states)) if timesteps == "all" else list(timesteps)

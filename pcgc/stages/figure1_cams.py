@@ -19,7 +19,6 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import h5py
 import numpy as np
 import torch
 
@@ -27,7 +26,7 @@ from pcgc.cam import normalize_cam
 from pcgc.data.masks import IGNORE_ID
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
-from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, string_array, write_json_attrs
+from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, require_datasets, string_array, write_json_attrs
 from pcgc.scoring import iou_scores, score_maps
 from pcgc.stages.network import NetworkInputs, Targets
 
@@ -62,14 +61,14 @@ def figure1_cams(
 ) -> None:
     selection_h5, inputs_h5 = network.selection_h5, network.inputs_h5
     chosen = choose_images(Targets.read(selection_h5).image_id, images, seed)
-    with h5py.File(selection_h5, "r") as selection:
+    with open_h5(selection_h5) as selection:
         require_datasets(selection, ["mask_ids", "class_id"], selection_h5)
         mask_ids = selection["mask_ids"][chosen].astype(np.int32)
         class_id = selection["class_id"][chosen]
     targets, dynamics = network.load()
     torch_device = next(dynamics.net.parameters()).device
     hps = HyperParameters.uniform(dynamics.net.num_pcoders, beta, lam, alpha)
-    with h5py.File(inputs_h5, "r") as source:
+    with open_h5(inputs_h5) as source:
         targets.check_inputs(source, inputs_h5, selection_h5)
         x = torch.from_numpy(source["inputs"][chosen]).to(torch_device)
         normalization = read_json_attr(source, "normalization", inputs_h5)

@@ -6,9 +6,8 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-import h5py
 
-from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, write_json_attrs
+from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, require_datasets, write_json_attrs
 from pcgc.noise import make_inputs
 from pcgc.provenance import versions
 
@@ -27,7 +26,7 @@ def write_inputs(
     std: Sequence[float],
     chunk: int = 64,
 ) -> None:
-    with h5py.File(selection_h5, "r") as selection:
+    with open_h5(selection_h5) as selection:
         require_datasets(selection, ["images", "image_id"], selection_h5)
         images, image_ids = selection["images"], selection["image_id"].asstr()[:]
         count, height, width, _ = images.shape

@@ -9,20 +9,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
 
 from pcgc.atomic import atomic_path
-from pcgc.h5io import require_datasets
+from pcgc.h5io import open_h5, require_datasets
 from pcgc.scoring import iou_scores, score_maps
 
 log = logging.getLogger(__name__)
 
 
 def score_iou(extract_h5: Path, selection_h5: Path, thresholds: list[float], out_table: Path, chunk: int = 32) -> None:
-    with h5py.File(extract_h5, "r") as extraction, h5py.File(selection_h5, "r") as selection:
+    with open_h5(extract_h5) as extraction, open_h5(selection_h5) as selection:
         require_datasets(extraction, ["cam_raw", "image_id", "top1", "cam_target", "target_logit"], extract_h5)
         require_datasets(selection, ["mask_ids", "class_id", "image_id"], selection_h5)
         image_ids = extraction["image_id"].asstr()[:]

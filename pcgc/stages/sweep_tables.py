@@ -18,7 +18,7 @@ import pandas as pd
 
 from pcgc.atomic import atomic_path
 from pcgc.bootstrap import bootstrap_timesteps
-from pcgc.h5io import atomic_h5, read_json_attr, require_datasets, write_json_attrs
+from pcgc.h5io import atomic_h5, open_h5, read_json_attr, require_datasets, write_json_attrs
 from pcgc.sweeps import Cell, Configuration
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class _Chunks:
         try:
             reference = None
             for path in self.paths:
-                handle = h5py.File(path, "r")
+                handle = open_h5(path)
                 self.handles.append(handle)
                 require_datasets(handle, ["scores", "correct", "target_logit", "image_index", "image_id"], path)
                 layout = (
