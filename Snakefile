@@ -51,10 +51,13 @@ include: "rules/figures.smk"
 
 
 # Every rule's code fingerprint is that of the script it runs: a rule whose `code` param names
-# another script would miss edits to what its own script imports.
+# another script would miss edits to what its own script imports. And every rule keeps a log and a
+# benchmark under the results folder (README, "Configuration").
 for _rule in workflow.rules:
     if _rule.script is not None and _rule.params.get("code") != script_code(Path(_rule.script).stem):
         raise WorkflowError(f"rule {_rule.name}: params.code must be script_code({Path(_rule.script).stem!r}), the fingerprint of its script")
+    if not (list(_rule.log) and _rule.benchmark is not None):
+        raise WorkflowError(f"rule {_rule.name}: every rule needs a log (log_path) and a benchmark (benchmark_path)")
 
 
 rule all:

@@ -42,6 +42,8 @@ if FIGURES["fig3"] is not None:
             code=script_code("fig3"),
         log:
             log_path("fig3"),
+        benchmark:
+            benchmark_path("fig3")
         script:
             "../scripts/fig3.py"
 
@@ -61,6 +63,8 @@ if FIGURES["fig4"] is not None:
             code=script_code("fig4"),
         log:
             log_path("fig4"),
+        benchmark:
+            benchmark_path("fig4")
         script:
             "../scripts/fig4.py"
 
@@ -89,6 +93,8 @@ if FIGURES["fig1"] is not None:
         threads: workflow.cores
         log:
             log_path("fig1_cams"),
+        benchmark:
+            benchmark_path("fig1_cams")
         script:
             "../scripts/fig1_cams.py"
 
@@ -103,5 +109,7 @@ if FIGURES["fig1"] is not None:
             code=script_code("fig1"),
         log:
             log_path("fig1"),
+        benchmark:
+            benchmark_path("fig1")
         script:
             "../scripts/fig1.py"

@@ -108,6 +108,8 @@ rule sweep_maps:
         code=script_code("sweep_maps"),
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/maps"),
+    benchmark:
+        benchmark_path("sweeps/{sweep}/sigma{sigma}/maps")
     script:
         "../scripts/sweep_maps.py"
 

@@ -3,6 +3,8 @@
 #               `mini` PVGG trained on it.
 #   imagenet_s: the user's copy of ImageNet-S, and the published PVGG16 weights (fetch_weights).
 
+from pcgc.training import TRAINING_THREADS
+
 NUM_PCODERS = 5
 DEMO_WORLD = f"{RESULTS}/world"
 DEMO_WEIGHTS = f"{RESULTS}/weights"
@@ -78,7 +80,8 @@ rule train_demo:
         resize=config["selection"]["resize"],
         crop=config["selection"]["crop"],
         code=script_code("train_demo"),
-    threads: workflow.cores
+    # Training always runs TRAINING_THREADS torch threads (pcgc.training): its numbers depend on it.
+    threads: min(TRAINING_THREADS, workflow.cores)
     log:
         log_path("train_demo"),
     benchmark:

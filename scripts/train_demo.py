@@ -3,8 +3,6 @@
 import json
 from pathlib import Path
 
-import torch
-
 from pcgc.atomic import atomic_path
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import read_class_list
@@ -13,7 +11,6 @@ from pcgc.workflow import run_job
 
 
 def main() -> None:
-    torch.set_num_threads(snakemake.threads)
     world = Path(snakemake.input.world)
     metrics = train_demo_network(
         world,

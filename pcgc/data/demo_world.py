@@ -27,6 +27,7 @@ reader handles the demo world and the real dataset:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -39,6 +40,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pcgc.data.masks import BACKGROUND_ID, IGNORE_ID, encode_mask
+
+log = logging.getLogger(__name__)
 
 CATEGORIES_FILENAME = "ImageNetS_categories_demo.txt"
 CLASS_NAMES_FILENAME = "class_names.tsv"
@@ -489,6 +492,11 @@ def generate_demo_world(root: Path, config: DemoWorldConfig) -> dict[str, Any]:
     if root.exists():
         raise FileExistsError(f"demo world root {root} appeared during generation; the new tree is left at {partial}")
     os.rename(partial, root)
+    log.info(
+        "demo world: %d classes, %d training and %d validation images of %d x %d (seed %d) -> %s",
+        config.num_classes, config.num_classes * config.train_per_class, config.num_classes * config.val_per_class,
+        config.image_width, config.image_height, config.seed, root,
+    )
     return {
         "root": str(root),
         "categories_file": str(root / CATEGORIES_FILENAME),

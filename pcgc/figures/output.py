@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from pathlib import Path
 from typing import Sequence
 
 from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
 
 PNG_DPI = 200
 _FORMATS = {".png": "png", ".pdf": "pdf"}
@@ -28,6 +31,7 @@ def save_figure(figure: Figure, out_paths: Sequence[Path]) -> None:
     """Save `figure` to every path, each written atomically in the format its suffix names."""
     for path in check_paths(out_paths):
         _save_one(figure, path)
+        log.info("wrote %s", path)
 
 
 def _save_one(figure: Figure, path: Path) -> None:
