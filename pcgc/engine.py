@@ -116,8 +116,11 @@ class Engine:
         # Every device batch holds `per_batch` configurations on all images: the same rows of x,
         # the targets and the t = 0 state for each, gathered once.
         image_index = torch.arange(images, device=x.device).repeat(per_batch)
-        x_rows, target_rows = x.index_select(0, image_index), targets.index_select(0, image_index)
-        initial_rows, first_rows = initial.select(image_index), first.select(image_index)
+        if per_batch == 1:  # one configuration per batch: the rows are the images, no copy
+            x_rows, target_rows, initial_rows, first_rows = x, targets, initial, first
+        else:
+            x_rows, target_rows = x.index_select(0, image_index), targets.index_select(0, image_index)
+            initial_rows, first_rows = initial.select(image_index), first.select(image_index)
         for members in groups.values():
             # A t = 0 error is reported where the group's own plan computes it, whatever else the
             # shared t = 0 state computed for other groups.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from pcgc.cam import normalize_cam
 from pcgc.dynamics import HyperParameters, PCDynamics
 from pcgc.engine import Engine
-from pcgc.precision import check_precision, computing_in
+from pcgc.precision import check_precision, computing_in, prepare_network
 from pcgc.precision_effect import compare_precisions
 from tests.conftest import random_mini
 
@@ -82,3 +84,17 @@ def test_bf16_changes_mean_iou_by_little_on_a_fixed_case(case):
     assert effect.largest_mean_iou_difference < 0.01
     assert (effect.image_iou_difference_max < 0.05).all()
     assert (effect.changed_top1 == 0).all()
+
+
+def test_weights_rounded_once_give_the_numbers_autocast_gives(case):
+    dynamics, x, targets = case
+    rounded = prepare_network(copy.deepcopy(dynamics.net), "bf16")
+    assert rounded.pmodules[1][0].weight.dtype == torch.bfloat16
+    batch_norms = [m for m in rounded.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert batch_norms and all(m.running_var.dtype == torch.float32 for m in batch_norms)
+    runs = [
+        next(Engine(d, batch_size=8, diagnostics=True, precision="bf16").run(x, targets, [HPS], 2))
+        for d in (dynamics, PCDynamics(rounded))
+    ]
+    for name in ("cam_raw", "target_logit", "prediction_error"):
+        torch.testing.assert_close(getattr(runs[1], name), getattr(runs[0], name), rtol=0, atol=0)

@@ -15,7 +15,7 @@ from pcgc.checkpoints import load_network_weights
 from pcgc.dynamics import PCDynamics
 from pcgc.h5io import read_json_attr, require_datasets
 from pcgc.models import build_network
-from pcgc.precision import check_precision
+from pcgc.precision import check_precision, prepare_network
 from pcgc.provenance import sha256_file, versions
 
 
@@ -37,11 +37,13 @@ def load_dynamics(
     *,
     gradient_scaling: bool,
     device: torch.device,
+    precision: str = "fp32",
 ) -> PCDynamics:
-    """The named network with its checkpoint files loaded, on `device`, ready to run."""
+    """The named network with its checkpoint files loaded, on `device`, ready to run in
+    `precision` (`pcgc.precision`; the engine runs it in that precision's context)."""
     net = build_network(spec, num_classes)
     load_network_weights(net, backbone_path, pmodule_paths)
-    return PCDynamics(net.to(device), gradient_scaling=gradient_scaling)
+    return PCDynamics(prepare_network(net.to(device), precision), gradient_scaling=gradient_scaling)
 
 
 def weight_hashes(backbone_path: Path, pmodule_paths: Sequence[Path]) -> dict[str, str]:
@@ -112,7 +114,7 @@ class NetworkInputs:
         targets = Targets.read(self.selection_h5)
         dynamics = load_dynamics(
             self.spec, targets.num_classes, self.backbone_path, self.pmodule_paths,
-            gradient_scaling=self.gradient_scaling, device=resolve_device(self.device),
+            gradient_scaling=self.gradient_scaling, device=resolve_device(self.device), precision=self.precision,
         )
         return targets, dynamics
 
