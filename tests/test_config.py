@@ -102,6 +102,7 @@ def test_check_config_command(tmp_path, capsys):
         ("noise", "seed", 1.5, r"noise\.seed: 1\.5 is not of type 'integer'"),
         ("bootstrap", "resamples", 1000.0, r"bootstrap\.resamples: 1000\.0 is not of type 'integer'"),
         ("extraction", "batch_size", 32.0, r"extraction\.batch_size: 32\.0 is not of type 'integer'"),
+        ("extraction", "chunk_size", 10**6, r"extraction\.chunk_size: 1000000 is greater than the maximum of 100000"),
         ("weights", "retries", 3.0, r"weights\.retries: 3\.0 is not of type 'integer'"),
         ("weights", "retries", 1000, r"weights\.retries: 1000 is greater than the maximum of 20"),
         ("demo", "train_per_class", 300.0, r"demo\.train_per_class: 300\.0 is not of type 'integer'"),
