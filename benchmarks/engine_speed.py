@@ -108,6 +108,45 @@ def timed(
     return best, result
 
 
+def kernel_rates(net: PredictiveCodingNetwork, images: int, device: torch.device, precisions: list[str]) -> None:
+    """TFLOP/s of the convolutions that make up a PVGG16 timestep, alone: each predictor's
+    transposed convolution and its adjoint, and each backbone stage, in each precision and memory
+    format. The engine cannot be faster, relative to fp32, than these kernels are."""
+    below = torch.randn(images, 3, net.input_size, net.input_size, device=device)
+    pieces = []
+    with torch.no_grad():
+        for stage, pmodule in zip(net.stages, net.pmodules):
+            rep = stage(below)
+            conv = pmodule if isinstance(pmodule, nn.ConvTranspose2d) else pmodule[0]
+            pieces.append((f"stage {len(pieces) // 3 + 1}", stage, below))
+            pieces.append((f"predictor {len(pieces) // 3 + 1}", conv, rep))
+            prediction = conv(rep)
+            adjoint = nn.Conv2d(conv.out_channels, conv.in_channels, conv.kernel_size, conv.stride, conv.padding, bias=False)
+            adjoint.weight = conv.weight
+            pieces.append((f"adjoint {len(pieces) // 3 + 1}", adjoint.to(device), prediction))
+            below = rep
+    model = CostModel.of(net)
+    print("kernel TFLOP/s (contiguous / channels_last):")
+    for name, module, x in pieces:
+        macs = _module_macs(name, model) * images
+        line = []
+        for precision in precisions:
+            for memory_format in (torch.contiguous_format, torch.channels_last):
+                moved = copy.deepcopy(module).to(memory_format=memory_format)
+                inputs = x.contiguous(memory_format=memory_format)
+                with torch.no_grad(), computing_in(precision, device):
+                    seconds, _ = timed(lambda: moved(inputs), device, 2)
+                line.append(2 * macs / seconds / 1e3)
+            line[-2:] = [f"{line[-2]:.2f} / {line[-1]:.2f}"]
+        print(f"  {name:12s} " + "   ".join(f"{p}: {v}" for p, v in zip(precisions, line)))
+
+
+def _module_macs(name: str, model: CostModel) -> float:
+    kind, number = name.split()
+    n = int(number) - 1
+    return model.stages[n] if kind == "stage" else model.predictors[n]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
@@ -119,6 +158,7 @@ def main() -> None:
     parser.add_argument("--reference-configurations", type=int, default=2)
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--channels-last", action="store_true", help="both implementations in channels_last memory format")
+    parser.add_argument("--kernels", action="store_true", help="also time the convolutions alone, per precision and memory format")
     args = parser.parse_args()
     if args.peak_tflops and len(args.peak_tflops) != len(args.precisions):
         parser.error("--peak-tflops needs one value per precision")
@@ -141,6 +181,8 @@ def main() -> None:
     predify_gflop = 2 * model.everything()
     plan = dynamics.plan(Coefficients.broadcast(hps_0, 1), diagnostics=True)
     engine_gflop = 2 * model.sweep([plan], T, shared_t0=True) / (T + 1)
+    plan = dynamics.plan(Coefficients.broadcast(hps_0, 1), diagnostics=False)
+    maps_only_gflop = 2 * model.sweep([plan], T, shared_t0=True) / (T + 1)
     configurations = unique_configurations(sweep_cells(GRID, [s.has_feedback for s in specs]))
     settings = [HyperParameters(c.beta, c.lam, c.alpha) for c in configurations]
     sweep_plans = [dynamics.plan(Coefficients.broadcast(s, 1), diagnostics=False) for s in settings]
@@ -148,12 +190,14 @@ def main() -> None:
     print(
         f"PVGG16 on {device} ({torch.get_num_threads()} threads), {images} images x t = 0..{T}; "
         f"cost model: {predify_gflop:.1f} GFLOP per image-timestep computing everything, "
-        f"{engine_gflop:.1f} in pcgc's plan for hps_0 (diagnostics on), {sweep_gflop:.1f} on average over the "
+        f"{engine_gflop:.1f} in pcgc's plan for hps_0 recording prediction errors, {maps_only_gflop:.1f} for maps only, "
+        f"{sweep_gflop:.1f} on average over the "
         f"{len(settings)} configurations of the sweep"
     )
 
-    def engine_full() -> torch.Tensor:
-        (block,) = Engine(dynamics, batch_size=images, diagnostics=True, precision=precision).run(x, targets, [hps_0], T)
+    def engine_full(diagnostics: bool = True) -> torch.Tensor:
+        engine = Engine(dynamics, batch_size=images, diagnostics=diagnostics, precision=precision)
+        (block,) = engine.run(x, targets, [hps_0], T)
         return block.cam_raw
 
     def reference_full() -> torch.Tensor:
@@ -168,6 +212,8 @@ def main() -> None:
         with computing_in(precision, device):
             return torch.cat([straightforward.run(x, targets, s, T) for s in settings[: args.reference_configurations]])
 
+    if args.kernels:
+        kernel_rates(net, images, device, args.precisions)
     rates: dict[tuple[str, str], float] = {}
     for k, precision in enumerate(args.precisions):
         # As the workflow's stages load it (pcgc.stages.network.load_dynamics).
@@ -185,6 +231,12 @@ def main() -> None:
             f"-> pcgc is {engine_rate / reference_rate:.2f}x; Predify-equivalent {engine_rate * predify_gflop / 1e3:.2f} TFLOP/s, "
             f"performed {performed:.2f} TFLOP/s{fraction}; straightforward performs "
             f"{reference_rate * predify_gflop / 1e3:.2f} TFLOP/s; maps differ by {difference:.1e} (relative)"
+        )
+        maps_only_time, _ = timed(lambda: engine_full(diagnostics=False), device, args.repeats)
+        print(
+            f"[{precision}] full dynamics, maps only (no prediction errors recorded, as the sweeps): pcgc "
+            f"{image_timesteps / maps_only_time:.3f} image-timesteps/s -> {reference_time / maps_only_time:.2f}x the "
+            f"straightforward implementation"
         )
         if args.skip_sweep:
             continue

@@ -94,15 +94,16 @@ class CostModel:
         return sum(self.stages) + extra + self._gradients(plan) + self.readout
 
     def step(self, plan: WorkPlan, *, last: bool = False) -> float:
-        """One timestep t >= 1 under `plan`, as `PCDynamics` computes it; the `last` step of a
-        trajectory computes no error gradient (nothing would use it)."""
+        """One timestep t >= 1 under `plan`, as `PCDynamics` computes it, the `last` step of a
+        trajectory included (`WorkPlan.runs_at_last_step`)."""
         if not plan.skip_unneeded_work:
             return self.everything()
         active = range(plan.first_active, len(self.stages))
+        runs = [plan.runs_at_last_step(n) if last else (plan.prediction[n], plan.gradient[n]) for n in range(len(self.stages))]
         # The lowest active PCoder's drive is constant (its input never changes).
         stages = sum(self.stages[n] for n in active if n != plan.first_active)
-        predictors = sum(self.predictors[n] for n in active if plan.prediction[n])
-        gradients = 0.0 if last else self._gradients(plan)
+        predictors = sum(self.predictors[n] for n in active if runs[n][0])
+        gradients = sum(self.predictors[n] for n in active if runs[n][1])
         return stages + predictors + gradients + self.readout
 
     def _gradients(self, plan: WorkPlan) -> float:

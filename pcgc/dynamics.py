@@ -128,9 +128,11 @@ class WorkPlan:
     `first_active`: PCoders below it are frozen in every batch element and keep their t = 0 state.
     `frozen[n]`: PCoder n's rep is its drive in every batch element.
     `feedback[n]`: the update of PCoder n adds lambda_n * prd_{n+1}.
-    `gradient[n]`: PCoder n's error gradient is computed (alpha_n > 0 somewhere), at every step
-    but the last of a trajectory, where nothing would use it.
+    `gradient[n]`: PCoder n's error gradient is computed (alpha_n > 0 somewhere).
     `prediction[n]`: predictor n runs (its error is known).
+    `diagnostics`: every prediction error is recorded.
+    The last step of a trajectory computes no error gradient, and without diagnostics no
+    prediction: only a next step would use them (`runs_at_last_step`).
     With `skip_unneeded_work=False` everything is computed at every step, as Predify does.
     """
 
@@ -140,6 +142,7 @@ class WorkPlan:
     gradient: tuple[bool, ...]
     prediction: tuple[bool, ...]
     skip_unneeded_work: bool
+    diagnostics: bool = True
 
     @classmethod
     def of(
@@ -163,7 +166,7 @@ class WorkPlan:
         prediction = tuple(
             diagnostics or gradient[n] or (n > 0 and feedback[n - 1]) for n in range(count)
         )
-        return cls(first_active, frozen, feedback, gradient, prediction, True)
+        return cls(first_active, frozen, feedback, gradient, prediction, True, diagnostics)
 
     def union(self, other: "WorkPlan") -> "WorkPlan":
         """A plan whose t = 0 state serves both plans (what t = 0 must compute for either)."""
@@ -178,11 +181,18 @@ class WorkPlan:
             either(self.gradient, other.gradient),
             either(self.prediction, other.prediction),
             self.skip_unneeded_work and other.skip_unneeded_work,
+            self.diagnostics or other.diagnostics,
         )
+
+    def runs_at_last_step(self, n: int) -> tuple[bool, bool]:
+        """(prediction, gradient) of PCoder n at a trajectory's last step."""
+        if not self.skip_unneeded_work:
+            return self.prediction[n], self.gradient[n]
+        return self.prediction[n] and self.diagnostics, False
 
     def signature(self) -> tuple:
         """Batches with equal signatures do the same work and may share a device batch."""
-        return (self.first_active, self.frozen, self.feedback, self.gradient, self.prediction)
+        return (self.first_active, self.frozen, self.feedback, self.gradient, self.prediction, self.diagnostics)
 
 
 @dataclass(frozen=True)
@@ -348,7 +358,7 @@ class PCDynamics:
         last: bool,
     ) -> DynamicsState:
         """Timestep t + 1 from timestep t. `first_drive` is the t = 0 drive of `plan.first_active`.
-        At the `last` step no error gradient is computed: only a next step would use it."""
+        At the `last` step only what `WorkPlan.runs_at_last_step` says is predicted."""
         start = plan.first_active
         reps = list(state.reps[:start])
         predictions = list(state.predictions[:start])
@@ -373,8 +383,9 @@ class PCDynamics:
                     rep.addcmul_(state.predictions[n + 1], _scale(w.lam, drive))
                 if plan.gradient[n]:
                     rep.addcmul_(state.gradients[n], _scale(w.alpha, drive), value=-1)
-            if plan.prediction[n]:
-                prediction, error, gradient = self._predict(n, rep, below, plan.gradient[n] and not last)
+            predict, with_gradient = plan.runs_at_last_step(n) if last else (plan.prediction[n], plan.gradient[n])
+            if predict:
+                prediction, error, gradient = self._predict(n, rep, below, with_gradient)
             else:
                 prediction, error, gradient = None, self._no_error(rep), None
             reps.append(rep)

@@ -345,6 +345,10 @@ class CallCounter:
         return counts
 
 
+def hps_active(hps: HyperParameters) -> list[int]:
+    return [n for n in range(len(hps.beta)) if (hps.beta[n], hps.lam[n], hps.alpha[n]) != (1.0, 0.0, 0.0)]
+
+
 @pytest.mark.parametrize(
     "hps, stages, predictors, gradients",
     [
@@ -369,10 +373,11 @@ def test_a_step_does_only_the_work_its_coefficients_need(hps, stages, predictors
     steps = dynamics.trajectory(x, 2, coefficients, initial, diagnostics=False)
     next(steps)
     assert counter.take() == (stages, predictors, gradients)
-    # The last step computes no error gradient: nothing would use it.
+    # The last step computes no error gradient and, recording no errors, no prediction: only a
+    # next step would use them.
     (last,) = steps
-    assert counter.take() == (stages, predictors, [0] * 5)
-    assert all(g is None for g in last.gradients)
+    assert counter.take() == (stages, [0] * 5, [0] * 5)
+    assert all(g is None for g in last.gradients) and torch.isnan(last.errors[:, hps_active(hps)]).all()
 
 
 def test_a_shared_initial_state_covers_the_union_of_plans(mini):
@@ -383,3 +388,14 @@ def test_a_shared_initial_state_covers_the_union_of_plans(mini):
     state = dynamics.initial_state(x, first.union(second))
     assert [p is not None for p in state.predictions] == [False, False, True, True, False]
     assert [g is not None for g in state.gradients] == [False, False, False, True, False]
+
+
+def test_with_diagnostics_the_last_step_still_predicts_everything(mini):
+    x = torch.randn(2, 3, 96, 96)
+    dynamics = PCDynamics(mini)
+    coefficients = Coefficients.broadcast(HyperParameters.single_pcoder(5, 3, 0.3, 0.5, 0.2), 2)
+    initial = dynamics.initial_state(x, dynamics.plan(coefficients))
+    counter = CallCounter(dynamics)
+    *_, last = dynamics.trajectory(x, 2, coefficients, initial)
+    counter.take()  # both steps
+    assert not torch.isnan(last.errors).any() and all(g is None for g in last.gradients)
