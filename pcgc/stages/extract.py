@@ -20,9 +20,15 @@ from tqdm import tqdm
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, read_json_attr, write_json_attrs
+from pcgc.provenance import sha256_file
+from pcgc.resume import BatchStore
 from pcgc.stages.network import NetworkInputs
 
 log = logging.getLogger(__name__)
+
+# What each image batch contributes to the file; a killed job's finished batches are kept
+# (pcgc.resume) so that its rerun computes only the others.
+BATCH_ARRAYS = ("cam_raw", "target_logit", "top1", "prediction_error")
 
 
 def extract(
@@ -60,22 +66,32 @@ def extract(
         cam_raw = None
         start_time = time.perf_counter()
         progress = tqdm(total=count, unit="img", desc=f"extract {hps_name}", file=sys.stderr, dynamic_ncols=True)
+        provenance = network.provenance(dynamics)
+        store = BatchStore(
+            out_h5,
+            {
+                "hyperparameters": hps.as_dict(), "timesteps": timesteps, "batch_size": batch_size, **provenance,
+                "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5),
+            },
+        )
         for start in range(0, count, batch_size):
             stop = min(start + batch_size, count)
-            x = torch.from_numpy(inputs[start:stop]).to(torch_device)
-            cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
-            # One configuration: a device batch is exactly this image batch, no padding.
-            engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision)
-            (result,) = engine.run(x, cam_targets, [hps], timesteps)
-            stacked = result.cam_raw.cpu().numpy()
+            batch = store.load(start, stop)
+            if batch is None:
+                x = torch.from_numpy(inputs[start:stop]).to(torch_device)
+                cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
+                # One configuration: a device batch is exactly this image batch, no padding.
+                engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision)
+                (result,) = engine.run(x, cam_targets, [hps], timesteps)
+                batch = {name: getattr(result, name).cpu().numpy() for name in BATCH_ARRAYS}
+                store.save(start, stop, batch)
             if cam_raw is None:
-                cam_raw = out.create_dataset(
-                    "cam_raw", shape=(count, states) + stacked.shape[2:], dtype="f4", chunks=(1, states) + stacked.shape[2:]
-                )
-            cam_raw[start:stop] = stacked
-            target_logit[start:stop] = result.target_logit.cpu().numpy()
-            top1[start:stop] = result.top1.cpu().numpy()
-            errors[start:stop] = result.prediction_error.cpu().numpy()
+                shape = batch["cam_raw"].shape[2:]
+                cam_raw = out.create_dataset("cam_raw", shape=(count, states) + shape, dtype="f4", chunks=(1, states) + shape)
+            cam_raw[start:stop] = batch["cam_raw"]
+            target_logit[start:stop] = batch["target_logit"]
+            top1[start:stop] = batch["top1"]
+            errors[start:stop] = batch["prediction_error"]
             progress.update(stop - start)
         progress.close()
         seconds = time.perf_counter() - start_time
@@ -89,10 +105,11 @@ def extract(
                 "cam_target": targets.selection["cam_target"],
                 "noise": read_json_attr(source, "noise", inputs_h5),
                 "geometry": read_json_attr(source, "geometry", inputs_h5),
-                **network.provenance(dynamics),
+                **provenance,
                 "config": dict(config or {}),
             },
         )
+    store.remove()
     log.info(
         "%d images x %d states in %.1f s (%.1f image-timesteps/s on %s); top-1 by timestep: %s",
         count, states, seconds, count * states / seconds, torch_device, " ".join(f"{a:.3f}" for a in accuracy),

@@ -1,0 +1,125 @@
+"""A killed extraction resumes from its finished batches, and its file equals an uninterrupted run's."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from pcgc.dynamics import HyperParameters
+from pcgc.stages.extract import extract
+from pcgc.stages.network import NetworkInputs
+from tests.conftest import random_mini
+from tests.stage_fixtures import write_stage_inputs
+
+HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
+IMAGES, BATCH, TIMESTEPS = 16, 2, 6
+REPO = Path(__file__).resolve().parents[1]
+
+RUN = """
+import sys
+from pathlib import Path
+from pcgc.dynamics import HyperParameters
+from pcgc.stages.extract import extract
+from pcgc.stages.network import NetworkInputs
+selection, inputs, backbone, out, *pmodules = sys.argv[1:]
+network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
+                        spec="mini", gradient_scaling=False, precision="fp32", device="cpu")
+hps = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
+extract(network, hps_name="hps_0", hps=hps, timesteps={timesteps}, batch_size={batch}, out_h5=Path(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return write_stage_inputs(tmp_path_factory.mktemp("resume"), random_mini(5, 4), count=IMAGES)
+
+
+def network(files) -> NetworkInputs:
+    return NetworkInputs(
+        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
+        spec="mini", gradient_scaling=False, precision="fp32", device="cpu",
+    )
+
+
+def run(files, out: Path, timesteps: int = TIMESTEPS) -> None:
+    extract(network(files), hps_name="hps_0", hps=HPS, timesteps=timesteps, batch_size=BATCH, out_h5=out)
+
+
+def contents(path: Path) -> dict:
+    with h5py.File(path) as h5:
+        arrays = {name: h5[name][:] for name in h5}
+        attrs = {k: json.loads(v) for k, v in h5.attrs.items()}
+    attrs.pop("versions")
+    return {"arrays": arrays, "attrs": attrs}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a["attrs"] == b["attrs"]
+    assert sorted(a["arrays"]) == sorted(b["arrays"])
+    for name in a["arrays"]:
+        np.testing.assert_array_equal(a["arrays"][name], b["arrays"][name], err_msg=name)
+
+
+def killed_run(files, out: Path, after_batches: int) -> None:
+    """Start the extraction in its own process and SIGKILL it once `after_batches` are finished."""
+    arguments = [str(files["selection"]), str(files["inputs"]), str(files["backbone"]), str(out)]
+    arguments += [str(p) for p in files["pmodules"]]
+    code = RUN.format(timesteps=TIMESTEPS, batch=BATCH)
+    process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=REPO, stderr=subprocess.DEVNULL)
+    batches = out.with_name(out.name + ".batches")
+    deadline = time.monotonic() + 300
+    try:
+        while len(list(batches.glob("*.npz"))) < after_batches:
+            assert process.poll() is None, "the extraction ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_path, caplog):
+    reference = tmp_path / "reference.h5"
+    run(files, reference)
+    assert not reference.with_name("reference.h5.batches").exists()
+    expected = contents(reference)
+    rng = random.Random(0)
+    for attempt in range(2):
+        out = tmp_path / f"killed{attempt}.h5"
+        kill_after = rng.randint(1, IMAGES // BATCH - 2)
+        killed_run(files, out, kill_after)
+        # Nothing that looks finished: the output's name does not exist.
+        assert not out.exists()
+        finished = sorted(p.name for p in out.with_name(out.name + ".batches").glob("*.npz"))
+        assert len(finished) >= kill_after
+        with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+            caplog.clear()
+            run(files, out)
+        reused = [r.getMessage() for r in caplog.records if "resumed" in r.getMessage()]
+        assert reused and reused[0].startswith(f"resumed: {len(finished)} batch(es)"), reused
+        assert_same(contents(out), expected)
+        assert not out.with_name(out.name + ".batches").exists()
+
+
+def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, caplog):
+    out = tmp_path / "out.h5"
+    killed_run(files, out, 2)
+    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+        run(files, out, timesteps=TIMESTEPS - 1)  # another job now writes this output
+    assert any("discarded" in r.getMessage() for r in caplog.records)
+    assert not any("resumed" in r.getMessage() for r in caplog.records)
+    fresh = tmp_path / "fresh.h5"
+    run(files, fresh, timesteps=TIMESTEPS - 1)
+    assert_same(contents(out), contents(fresh))
