@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -160,22 +161,21 @@ def train_demo_network(
 ) -> dict:
     """Train `mini` on the world's `train/` images and evaluate on its held-out `validation/` images,
     with TRAINING_THREADS torch threads (the caller's count is restored afterwards)."""
+    with _torch_threads(TRAINING_THREADS):
+        return _train(world_root, wnids, geometry, config, backbone_path, pmodule_paths)
+
+
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
     threads = torch.get_num_threads()
-    torch.set_num_threads(TRAINING_THREADS)
+    torch.set_num_threads(count)
     try:
-        return _train_demo_network(world_root, wnids, geometry, config, backbone_path, pmodule_paths)
+        yield
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_demo_network(
-    world_root: Path,
-    wnids: Sequence[str],
-    geometry: Geometry,
-    config: TrainingConfig,
-    backbone_path: Path,
-    pmodule_paths: Sequence[Path],
-) -> dict:
+def _train(world_root, wnids, geometry, config, backbone_path, pmodule_paths) -> dict:
     torch.manual_seed(config.seed)
     net = build_network("mini", len(wnids))
     if geometry.crop != net.input_size:
