@@ -39,7 +39,7 @@ def main() -> None:
     extraction = args.results / f"extract/{args.hps}/sigma{args.sigma}.h5"
     with h5py.File(extraction, "r") as h5:
         attrs = {k: json.loads(v) for k, v in h5.attrs.items()}
-        stored = torch.from_numpy(h5["cam_raw"][:])
+        stored = torch.from_numpy(h5[f"cams/gradcam/pcoder{len(attrs['model']['pcoders'])}"][:])
     config = attrs["config"]
     thresholds = config["iou"]["thresholds"]
     weights = [Path(p) for p in attrs["weights"]]

@@ -56,3 +56,26 @@ def require_datasets(handle: h5py.File, names: list[str], path: str | os.PathLik
     missing = [name for name in names if name not in handle]
     if missing:
         raise KeyError(f"{path}: dataset(s) {missing} missing; found {sorted(handle)}")
+
+
+# Extraction files keep one raw-map dataset per CAM method and layer, so that adding either needs
+# no new file format: `cams/{method}/{layer}` [N, T+1, h, w] float32.
+CAM_GROUP = "cams"
+
+
+def cam_dataset_name(method: str, layer: str) -> str:
+    return f"{CAM_GROUP}/{method}/{layer}"
+
+
+def cam_datasets(handle: h5py.File, path: str | os.PathLike) -> dict[tuple[str, str], h5py.Dataset]:
+    """Every raw-map dataset of an extraction file, keyed by (method, layer), in sorted order."""
+    if CAM_GROUP not in handle or not isinstance(handle[CAM_GROUP], h5py.Group):
+        raise KeyError(f"{path}: group {CAM_GROUP!r} (raw maps per CAM method and layer) missing; found {sorted(handle)}")
+    found = {
+        (method, layer): handle[cam_dataset_name(method, layer)]
+        for method in sorted(handle[CAM_GROUP])
+        for layer in sorted(handle[CAM_GROUP][method])
+    }
+    if not found:
+        raise KeyError(f"{path}: group {CAM_GROUP!r} holds no maps")
+    return found

@@ -66,7 +66,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_torchs_advice(tmp_p
 
 def _h5(path):
     with h5py.File(path, "w") as h5:
-        h5.create_dataset("cam_raw", data=np.random.default_rng(0).random((64, 3, 6, 6)))
+        h5.create_dataset("cams/gradcam/pcoder5", data=np.random.default_rng(0).random((64, 3, 6, 6)))
     return path
 
 

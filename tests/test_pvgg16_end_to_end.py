@@ -58,7 +58,7 @@ def test_pvgg16_on_imagenet_s_fixture(tmp_path, weights):
     relabelled = selection[selection["wnid"] != selection["original_wnid"]]
     assert list(relabelled["original_wnid"]) == [TENCH] and list(relabelled["wnid"]) == [GOLDFISH]
     with h5py.File(results / "extract/hps_0/sigma0.h5") as h5:
-        assert h5["cam_raw"].shape == (4, 3, 14, 14)
+        assert h5["cams/gradcam/pcoder5"].shape == (4, 3, 14, 14)
         assert h5["prediction_error"].shape == (4, 3, 5)
         assert json.loads(h5.attrs["model"])["name"] == "pvgg16"
         geometry = json.loads(h5.attrs["geometry"])

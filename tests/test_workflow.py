@@ -28,7 +28,8 @@ def test_outputs_exist_with_their_documented_layout(workflow):
     workdir, _ = workflow
     results = workdir / "results/tiny"
     with h5py.File(results / "extract/hps_0/sigma0.h5") as h5:
-        assert h5["cam_raw"].shape == (8, 3, 6, 6)
+        assert list(h5["cams"]) == ["gradcam"] and list(h5["cams/gradcam"]) == ["pcoder5"]
+        assert h5["cams/gradcam/pcoder5"].shape == (8, 3, 6, 6)
         assert h5["target_logit"].shape == (8, 3)
         assert h5["top1"].shape == (8, 3)
         assert h5["prediction_error"].shape == (8, 3, 5)
@@ -41,6 +42,7 @@ def test_outputs_exist_with_their_documented_layout(workflow):
         assert json.loads(h5.attrs["config"])["dynamics"] == {"timesteps": 2}
     scores = pd.read_parquet(results / "iou/hps_0/sigma0.parquet")
     assert len(scores) == 8 * 3 and scores["iou"].between(0, 1).all()
+    assert set(scores["method"]) == {"gradcam"} and set(scores["layer"]) == {"pcoder5"}
     summary = pd.read_csv(results / "bootstrap/hps_0/sigma0.csv")
     assert list(summary["timestep"]) == [0, 1, 2]
     # The bootstrap table's sample mean is the mean of the IoU table.
@@ -56,8 +58,9 @@ def test_the_t0_state_is_shared_by_every_hyperparameter_set(workflow):
     with h5py.File(workdir / "results/tiny/extract/hps_0/sigma0.h5") as a, h5py.File(
         workdir / "results/tiny/extract/hps_1/sigma0.h5"
     ) as b:
-        np.testing.assert_array_equal(a["cam_raw"][:, 0], b["cam_raw"][:, 0])
-        assert not np.array_equal(a["cam_raw"][:, 2], b["cam_raw"][:, 2])
+        maps_a, maps_b = a["cams/gradcam/pcoder5"], b["cams/gradcam/pcoder5"]
+        np.testing.assert_array_equal(maps_a[:, 0], maps_b[:, 0])
+        assert not np.array_equal(maps_a[:, 2], maps_b[:, 2])
 
 
 def test_a_second_run_has_nothing_to_do(workflow):

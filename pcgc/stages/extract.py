@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
-from pcgc.h5io import STRING, atomic_h5, read_json_attr, write_json_attrs
+from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, read_json_attr, write_json_attrs
 from pcgc.provenance import sha256_file
 from pcgc.resume import BatchStore
 from pcgc.stages.network import NetworkInputs
@@ -87,7 +87,9 @@ def extract(
                 store.save(start, stop, batch)
             if cam_raw is None:
                 shape = batch["cam_raw"].shape[2:]
-                cam_raw = out.create_dataset("cam_raw", shape=(count, states) + shape, dtype="f4", chunks=(1, states) + shape)
+                cam_raw = out.create_dataset(
+                    cam_dataset_name("gradcam", f"pcoder{num_pcoders}"), shape=(count, states) + shape, dtype="f4", chunks=(1, states) + shape
+                )
             cam_raw[start:stop] = batch["cam_raw"]
             target_logit[start:stop] = batch["target_logit"]
             top1[start:stop] = batch["top1"]

@@ -1,7 +1,8 @@
 """Stage: bootstrap statistics of the IoU per timestep (and threshold).
 
-Output table (CSV), one row per threshold x timestep: the columns of `pcgc.bootstrap.bootstrap_timesteps`
-plus `threshold`, `hyperparameter_set`, `sigma` and `accuracy` (top-1 over all images).
+Output table (CSV), one row per CAM method x layer x threshold x timestep: the columns of
+`pcgc.bootstrap.bootstrap_timesteps` plus `method`, `layer`, `threshold`, `hyperparameter_set`,
+`sigma` and `accuracy` (top-1 over all images).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ def summarize(
 ) -> None:
     scores = pd.read_parquet(iou_table)
     parts = []
-    for threshold, rows in scores.groupby("threshold", sort=True):
+    for (method, layer, threshold), rows in scores.groupby(["method", "layer", "threshold"], sort=True):
         values = rows.pivot(index="image_index", columns="timestep", values="iou").sort_index(axis=1)
         summary = bootstrap_timesteps(values.to_numpy(), resamples=resamples, seed=seed, confidence=confidence)
         accuracy = rows.groupby("timestep")["correct"].mean()
         summary.insert(0, "threshold", threshold)
+        summary.insert(0, "layer", layer)
+        summary.insert(0, "method", method)
         summary["accuracy"] = accuracy.reindex(summary["timestep"]).to_numpy()
         parts.append(summary)
     table = pd.concat(parts, ignore_index=True)
