@@ -202,6 +202,25 @@ def test_every_section_reference_names_an_existing_heading(files):
     assert checked >= 5, f"only {checked} section references found: the pattern is broken"
 
 
+def test_every_file_and_test_the_docs_name_exists(files):
+    """Paths such as `pcgc/cam.py` and test names such as `test_batch_invariance` in README.md and
+    docs/ name things that exist, so the docs follow renames."""
+    pages = {p: t for p, t in files.items() if p == ROOT / "README.md" or (p.parent == ROOT / "docs" and p.suffix == ".md")}
+    tests = "\n".join(t for p, t in files.items() if p.parent == ROOT / "tests" and p.suffix == ".py")
+    missing, checked = [], 0
+    for path, text in pages.items():
+        for name in re.findall(r"`((?:pcgc|tests|scripts|benchmarks|rules|config)/[\w./-]+\.(?:py|smk|yaml))`", text):
+            checked += 1
+            if not (ROOT / name).exists():
+                missing.append(f"{path.relative_to(ROOT)}: {name}")
+        for name in re.findall(r"`(test_\w+)`", text):
+            checked += 1
+            if not re.search(rf"^def {name}\(", tests, re.MULTILINE):
+                missing.append(f"{path.relative_to(ROOT)}: no test named {name}")
+    assert missing == []
+    assert checked >= 30, f"only {checked} names found: the pattern is broken"
+
+
 def test_every_docs_page_is_reachable_from_the_readme(files):
     pages = sorted(p for p in files if p.parent == ROOT / "docs" and p.suffix == ".md")
     assert pages, "docs/ has no pages"
