@@ -2,8 +2,7 @@
 
 A user who clones pcgc has the repository and nothing else, so the README, docs/, docstrings and
 comments may only point at files, sections and anchors that exist in it. The checks run over
-every tracked text file (plus new files not yet added, so that they fail before a commit) and are
-themselves tested on a small tree with known faults.
+every tracked text file and are themselves tested on a small tree with known faults.
 """
 
 from __future__ import annotations
@@ -32,11 +31,11 @@ _SKIPPED_DIRS = {".git", ".venv", "venv", "results", "resources", ".snakemake", 
 
 
 def project_files(root: Path) -> list[Path]:
-    """The repository's files: tracked ones and new ones git does not ignore (or, outside a git
-    checkout, every file outside build, cache and data folders)."""
+    """The repository's tracked files (or, outside a git checkout, every file outside build, cache
+    and data folders)."""
     try:
         listing = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            ["git", "ls-files", "-z"],
             cwd=root, capture_output=True, check=True,
         ).stdout.decode()
         names = [name for name in listing.split("\0") if name]
