@@ -52,7 +52,7 @@ include: "rules/figures.smk"
 
 # Every rule's code fingerprint is that of the script it runs: a rule whose `code` param names
 # another script would miss edits to what its own script imports. And every rule keeps a log and a
-# benchmark under the results folder (README, "Configuration").
+# benchmark under the results folder (docs/outputs.md, "Logs and benchmarks").
 for _rule in workflow.rules:
     if _rule.script is not None and _rule.params.get("code") != script_code(Path(_rule.script).stem):
         raise WorkflowError(f"rule {_rule.name}: params.code must be script_code({Path(_rule.script).stem!r}), the fingerprint of its script")

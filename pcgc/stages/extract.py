@@ -1,6 +1,6 @@
 """Stage: run the dynamics on one input set with one hyperparameter set; Grad-CAM at every timestep.
 
-Output HDF5 (README, "Extraction files"): per image and timestep the raw Grad-CAM map, the target
+Output HDF5 (docs/outputs.md, "Extraction files"): per image and timestep the raw Grad-CAM map, the target
 logit, the top-1 class and each PCoder's prediction error, with attributes recording everything
 the numbers depend on. The numbers come from `pcgc.engine.Engine`, the same engine as the sweeps'.
 """

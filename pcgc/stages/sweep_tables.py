@@ -3,7 +3,7 @@ file), and summarise the table per grid cell with the paired bootstrap.
 
 The table (`sweeps/<sweep>/sigma<s>/scores.parquet`) has one row per grid cell x image x timestep x
 score; cells that share a configuration (the top PCoder ignores lambda) share their numbers. The
-columns are those of README, "Sweep tables".
+columns are those of docs/outputs.md, "Sweep tables".
 """
 
 from __future__ import annotations
