@@ -17,6 +17,7 @@ import h5py
 import torch
 from tqdm import tqdm
 
+from pcgc.batching import engine_probe, resolve_batch_size
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, read_json_attr, write_json_attrs
@@ -37,7 +38,7 @@ def extract(
     hps_name: str,
     hps: HyperParameters,
     timesteps: int,
-    batch_size: int,
+    batch_size: int | str,
     out_h5: Path,
     config: Mapping[str, Any] | None = None,
 ) -> None:
@@ -58,6 +59,12 @@ def extract(
         count = inputs.shape[0]
         states = timesteps + 1
         num_pcoders = net.num_pcoders
+        batch_size = resolve_batch_size(
+            batch_size, torch_device, engine_probe(
+                dynamics, torch.from_numpy(inputs[:1]).to(torch_device), torch.from_numpy(targets.cam_target[:1]).to(torch_device),
+                hps, timesteps=timesteps, diagnostics=True, precision=network.precision,
+            ), limit=count,
+        )
         out.create_dataset("image_id", data=targets.image_id.astype(object), dtype=STRING)
         out.create_dataset("cam_target", data=targets.cam_target)
         target_logit = out.create_dataset("target_logit", shape=(count, states), dtype="f4")

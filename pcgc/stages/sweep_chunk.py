@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pcgc.batching import engine_probe, resolve_batch_size
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, string_array, write_json_attrs
@@ -60,7 +61,7 @@ def run_chunk(
     timesteps: int,
     thresholds: Sequence[float],
     store_maps: str | Sequence[str],
-    batch_size: int,
+    batch_size: int | str,
     out_h5: Path,
     out_manifest: Path,
     config: Mapping[str, Any] | None = None,
@@ -88,6 +89,14 @@ def run_chunk(
     correct = np.zeros((width, count, states), dtype=bool)
     target_logit = np.zeros((width, count, states), dtype=np.float32)
     maps: np.ndarray | None = None
+    with h5py.File(inputs_h5, "r") as source:
+        batch_size = resolve_batch_size(
+            batch_size, torch_device, engine_probe(
+                dynamics, torch.from_numpy(source["inputs"][images[:1]]).to(torch_device),
+                torch.from_numpy(targets.cam_target[images[:1]]).to(torch_device), settings[0],
+                timesteps=timesteps, diagnostics=False, precision=network.precision,
+            ), limit=count * width,
+        )
     engine = Engine(dynamics, batch_size=batch_size, diagnostics=False, precision=network.precision)
     image_batch = min(batch_size, count)
     started = time.perf_counter()
