@@ -31,6 +31,9 @@ from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, 
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 try:
     # --config values typed as in a config file; every path in one spelling (see pcgc.config).
     config.update(
@@ -41,6 +44,7 @@ except ConfigError as error:
 
 
 include: "rules/common.smk"
+include: "rules/report.smk"
 include: "rules/world.smk"
 include: "rules/select.smk"
 include: "rules/inputs.smk"

@@ -5,8 +5,8 @@ rule fig2:
     input:
         expand(RESULTS + "/bootstrap/{hps}/sigma{sigma}.csv", hps=FIG2["hyperparameter_sets"], sigma=sigma_label(FIG2["sigma"])),
     output:
-        png=f"{RESULTS}/figures/fig2.png",
-        pdf=f"{RESULTS}/figures/fig2.pdf",
+        png=figure_report(f"{RESULTS}/figures/fig2.png", "fig2"),
+        pdf=figure_report(f"{RESULTS}/figures/fig2.pdf", "fig2"),
     params:
         sets=FIG2["hyperparameter_sets"],
         sigma=FIG2["sigma"],
@@ -34,8 +34,8 @@ if FIGURES["fig3"] is not None:
         input:
             f"{sweep_folder(FIGURES['fig3']['sweep'], sigma_label(FIGURES['fig3']['sigma']))}/summary.csv",
         output:
-            png=f"{RESULTS}/figures/fig3.png",
-            pdf=f"{RESULTS}/figures/fig3.pdf",
+            png=figure_report(f"{RESULTS}/figures/fig3.png", "fig3"),
+            pdf=figure_report(f"{RESULTS}/figures/fig3.pdf", "fig3"),
         params:
             figure=FIGURES["fig3"],
             axes=grid_axes(FIGURES["fig3"]["sweep"]),
@@ -54,8 +54,8 @@ if FIGURES["fig4"] is not None:
         input:
             sweep_outputs(FIGURES["fig4"]["sweep"], "summary.csv"),
         output:
-            png=f"{RESULTS}/figures/fig4.png",
-            pdf=f"{RESULTS}/figures/fig4.pdf",
+            png=figure_report(f"{RESULTS}/figures/fig4.png", "fig4"),
+            pdf=figure_report(f"{RESULTS}/figures/fig4.pdf", "fig4"),
         params:
             figure=FIGURES["fig4"],
             sigmas=SWEEPS[FIGURES["fig4"]["sweep"]]["sigmas"],
@@ -102,8 +102,8 @@ if FIGURES["fig1"] is not None:
         input:
             rules.fig1_cams.output[0],
         output:
-            png=f"{RESULTS}/figures/fig1.png",
-            pdf=f"{RESULTS}/figures/fig1.pdf",
+            png=figure_report(f"{RESULTS}/figures/fig1.png", "fig1"),
+            pdf=figure_report(f"{RESULTS}/figures/fig1.pdf", "fig1"),
         params:
             timesteps=FIG1["timesteps"],
             code=script_code("fig1"),

@@ -19,7 +19,7 @@ rule bootstrap:
     input:
         rules.iou.output[0],
     output:
-        f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv",
+        table_report(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", "bootstrap"),
     params:
         bootstrap=config["bootstrap"],
         sigma=lambda wildcards: SIGMAS[wildcards.sigma],

@@ -3,7 +3,7 @@ rule select_images:
         unpack(world_files),
     output:
         h5=f"{RESULTS}/selection/selection.h5",
-        table=f"{RESULTS}/selection/selection.csv",
+        table=diagnostic_report(f"{RESULTS}/selection/selection.csv", "selection", "Images"),
     params:
         selection=config["selection"],
         world=WORLD,

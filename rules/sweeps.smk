@@ -118,7 +118,7 @@ rule sweep_summary:
     input:
         rules.sweep_merge.output[0],
     output:
-        f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/summary.csv",
+        table_report(f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/summary.csv", "sweep_summary"),
     params:
         bootstrap=config["bootstrap"],
         code=script_code("sweep_summary"),

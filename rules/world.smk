@@ -74,7 +74,7 @@ rule train_demo:
     output:
         backbone=f"{DEMO_WEIGHTS}/mini_backbone.pth",
         pmodules=[f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
-        metrics=f"{DEMO_WEIGHTS}/training.json",
+        metrics=diagnostic_report(f"{DEMO_WEIGHTS}/training.json", "training", "Weights"),
     params:
         training=config["demo"]["training"],
         resize=config["selection"]["resize"],
@@ -113,7 +113,7 @@ rule fetch_weights:
 
 rule weights_identity:
     output:
-        f"{PVGG16_WEIGHTS}/identity.json",
+        diagnostic_report(f"{PVGG16_WEIGHTS}/identity.json", "weights_identity", "Weights"),
     params:
         identity=weights_identity(config["weights"]),
         code=script_code("weights_identity"),

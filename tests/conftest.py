@@ -91,3 +91,15 @@ def weights(tmp_path_factory: pytest.TempPathFactory):
         "marker": marker,
     }
     shutil.rmtree(root)  # ~2 GB; pytest would keep it around for its last three sessions
+
+
+@pytest.fixture(scope="session")
+def tiny_workflow(tmp_path_factory: pytest.TempPathFactory):
+    """A private copy of the workflow, run once to completion on the tiny configuration, shared by
+    every test file that reads its outputs or dry-runs against them (none may change them)."""
+    from tests.workflow_helpers import copy_workflow, snakemake, tiny_config, write_config
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    configfile = write_config(workdir, tiny_config())
+    snakemake(workdir, configfile)
+    return workdir, configfile

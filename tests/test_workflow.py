@@ -10,18 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.workflow_helpers import copy_workflow, planned_jobs, snakemake, tiny_config, write_config
+from tests.workflow_helpers import planned_jobs, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def workflow(tmp_path_factory):
-    """A private copy of the workflow, run once to completion on the tiny configuration."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    configfile = write_config(workdir, tiny_config())
-    snakemake(workdir, configfile)
-    return workdir, configfile
+@pytest.fixture
+def workflow(tiny_workflow):
+    """The tiny configuration's finished run (conftest.tiny_workflow, shared with test_report)."""
+    return tiny_workflow
 
 
 def test_outputs_exist_with_their_documented_layout(workflow):

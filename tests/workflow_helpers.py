@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "scripts", "pcgc")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "scripts", "pcgc", "report")
 
 
 def copy_workflow(destination: Path) -> Path:
@@ -124,3 +125,63 @@ def without_sweeps(config: dict[str, Any]) -> dict[str, Any]:
     config["sweeps"] = {}
     config["figures"].update(fig1=None, fig3=None, fig4=None)
     return config
+
+
+_REPORT_DECLARATIONS = """
+import json
+import sys
+from pathlib import Path
+
+from snakemake.api import SnakemakeApi
+from snakemake.io import get_flag_value, is_flagged
+from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
+
+with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+    workflow = api.workflow(
+        resource_settings=ResourceSettings(cores=1),
+        config_settings=ConfigSettings(configfiles=[Path(sys.argv[1])]),
+        snakefile=Path("Snakefile"),
+        workdir=Path("."),
+    )._workflow
+    declared = []
+    for rule in workflow.rules:
+        for output in rule.output:
+            if is_flagged(output, "report"):
+                item = get_flag_value(output, "report")
+                labels = item.labels
+                declared.append({
+                    "rule": rule.name,
+                    "pattern": str(output),
+                    "caption": None if item.caption is None else item.caption.get_path_or_uri(secret_free=True),
+                    "category": item.category,
+                    "subcategory": item.subcategory,
+                    "labels": "function" if callable(labels) else labels,
+                })
+    print(json.dumps(declared))
+"""
+
+
+def report_declarations(workdir: Path, configfile: Path) -> list[dict[str, Any]]:
+    """Every output the workflow's rules wrap in report(), read from the parsed rules: rule, file
+    pattern (with wildcards), caption path, category, subcategory and labels ("function" where the
+    labels are computed from the wildcards)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _REPORT_DECLARATIONS, str(configfile)], cwd=workdir, capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"reading the report declarations failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def report_contents(html: Path) -> dict[str, Any]:
+    """What a `snakemake --report x.html` page holds: its `results` (path -> name, labels, caption,
+    mime type, data URI, ...), `categories` (category -> subcategory -> paths) and the rendered
+    workflow description, read from the page's script blocks."""
+    text = html.read_text(encoding="utf-8")
+
+    def variable(block: str) -> Any:
+        start = text.index(f'<script id="{block}">')
+        start = text.index("= ", start) + 2
+        return json.JSONDecoder().raw_decode(text[start:])[0]
+
+    return {"results": variable("results"), "categories": variable("categories"), "description": variable("workflow-desc")}
