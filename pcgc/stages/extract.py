@@ -21,7 +21,7 @@ from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, read_json_attr, write_json_attrs
 from pcgc.provenance import sha256_file
-from pcgc.resume import BatchStore
+from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def extract(
         )
         for start in range(0, count, batch_size):
             stop = min(start + batch_size, count)
-            batch = store.load(start, stop)
+            batch = store.load(batch_name(start, stop))
             if batch is None:
                 x = torch.from_numpy(inputs[start:stop]).to(torch_device)
                 cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
@@ -84,7 +84,7 @@ def extract(
                 engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision)
                 (result,) = engine.run(x, cam_targets, [hps], timesteps)
                 batch = {name: getattr(result, name).cpu().numpy() for name in BATCH_ARRAYS}
-                store.save(start, stop, batch)
+                store.save(batch_name(start, stop), batch)
             if cam_raw is None:
                 shape = batch["cam_raw"].shape[2:]
                 cam_raw = out.create_dataset("cam_raw", shape=(count, states) + shape, dtype="f4", chunks=(1, states) + shape)
