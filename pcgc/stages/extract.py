@@ -13,13 +13,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import h5py
 import torch
 from tqdm import tqdm
 
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
-from pcgc.h5io import STRING, atomic_h5, read_json_attr, write_json_attrs
+from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, write_json_attrs
 from pcgc.provenance import sha256_file
 from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
@@ -52,7 +51,7 @@ def extract(
     torch_device = next(net.parameters()).device
     inputs_h5, selection_h5 = network.inputs_h5, network.selection_h5
 
-    with h5py.File(inputs_h5, "r") as source, atomic_h5(out_h5) as out:
+    with open_h5(inputs_h5) as source, atomic_h5(out_h5) as out:
         targets.check_inputs(source, inputs_h5, selection_h5)
         inputs = source["inputs"]
         count = inputs.shape[0]

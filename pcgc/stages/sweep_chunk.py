@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine, Trajectories
-from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, string_array, write_json_attrs
+from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, require_datasets, string_array, write_json_attrs
 from pcgc.provenance import sha256_file
 from pcgc.resume import BatchStore, batch_name
 from pcgc.scoring import iou_scores, score_maps
@@ -95,7 +94,7 @@ def run_chunk(
     manifest `out_manifest` that lists the configurations (written last: the chunk is finished)."""
     selection_h5, inputs_h5 = network.selection_h5, network.inputs_h5
     targets = Targets.read(selection_h5)
-    with h5py.File(selection_h5, "r") as selection:
+    with open_h5(selection_h5) as selection:
         require_datasets(selection, ["mask_ids", "class_id"], selection_h5)
         images = sweep_images(len(targets.image_id), n_images, image_seed)
         mask_ids = selection["mask_ids"][images].astype(np.int32)
@@ -117,7 +116,7 @@ def run_chunk(
     engine = Engine(dynamics, batch_size=batch_size, diagnostics=False, precision=network.precision)
     image_batch = min(batch_size, count)
     started = time.perf_counter()
-    with h5py.File(inputs_h5, "r") as source:
+    with open_h5(inputs_h5) as source:
         targets.check_inputs(source, inputs_h5, selection_h5)
         noise = read_json_attr(source, "noise", inputs_h5)
         geometry = read_json_attr(source, "geometry", inputs_h5)
