@@ -12,7 +12,8 @@ states, K scores):
 | `cam_raw`, `map_image_index` | [C, M, T+1, h, w] float16, [M] | raw maps of the images asked for (`store_maps`) |
 
 The scores are computed on the device, where the maps are: the maps themselves are kept only where
-asked for.
+asked for. Each device batch's rows are kept beside the output as they finish (`pcgc.resume`), so
+that a killed chunk's rerun computes only the batches it lacks and writes the same file.
 """
 
 from __future__ import annotations
