@@ -36,8 +36,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pcgc.checkpoints import CheckpointError
+from pcgc.checkpoints import CheckpointError, read_state_dict
 from pcgc.config import ConfigError, validate_config
+from pcgc.data.demo_world import DemoWorldConfig, generate_demo_world
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import ImageNetS, ImageNetSError, read_class_list
 from pcgc.data.masks import encode_mask
@@ -46,6 +47,7 @@ from pcgc.stages.extract import extract
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.select import select_images
 from pcgc.stages.sweep_chunk import run_chunk
+from pcgc.training import TrainingConfig
 from pcgc.sweeps import Configuration
 from tests.conftest import random_mini
 from tests.imagenet_s_fixture import build_imagenet_s_tree
@@ -325,3 +327,46 @@ def test_a_full_output_folder_is_named_and_nothing_half_written_is_left(files, t
         assert not [name for name in leftovers(out) if ".batches/" not in name], leftovers(out)
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# SIGKILL while a network stage writes its outputs (extract and sweep_chunk between batches, and
+# Snakemake with its jobs: tests/test_resume.py, tests/test_killed_workflow.py)
+
+TRAINING_WORLD = DemoWorldConfig(seed=2, num_classes=2, train_per_class=4, val_per_class=1, image_height=96, image_width=96)
+TRAINING = TrainingConfig(seed=0, epochs=1, batch_size=8, learning_rate=0.002, feedback_epochs=1, feedback_learning_rate=0.002)
+TRAIN = """
+import sys
+from pathlib import Path
+from pcgc.data.demo_world import demo_wnids
+from pcgc.data.demo_world import DemoWorldConfig, generate_demo_world
+from pcgc.data.geometry import Geometry
+from pcgc.training import train_demo_network
+from tests.test_faults import TRAINING, TRAINING_WORLD
+world, out = Path(sys.argv[1]), Path(sys.argv[2])
+train_demo_network(world, demo_wnids(TRAINING_WORLD.num_classes), Geometry(resize=96, crop=96), TRAINING,
+                   out / "backbone.pth", [out / f"pc{n}.pth" for n in range(1, 6)])
+"""
+
+
+def test_training_killed_while_writing_its_weights_leaves_only_complete_files(tmp_path):
+    world, out = tmp_path / "world", tmp_path / "weights"
+    generate_demo_world(world, TRAINING_WORLD)
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRAIN, str(world), str(out)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    try:
+        # The first file to appear is the first checkpoint's temporary file: kill while it is written.
+        while not (out.is_dir() and any(out.iterdir())):
+            assert process.poll() is None, "training ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    written = [p for p in out.iterdir() if not p.name.endswith(".partial")]
+    assert {p.name for p in written} < {"backbone.pth", *(f"pc{n}.pth" for n in range(1, 6))}
+    for path in written:  # whatever has its final name is whole
+        read_state_dict(path)
