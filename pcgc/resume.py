@@ -54,7 +54,10 @@ class BatchStore:
         self.saved: list[str] = []
         key_path = self.folder / KEY_FILE
         if self.folder.exists():
-            stored = json.loads(key_path.read_text()) if key_path.exists() else None
+            try:
+                stored = json.loads(key_path.read_text())
+            except (OSError, ValueError):  # absent or unreadable: nothing says whose batches these are
+                stored = None
             if stored != self.key:
                 log.info("%s: left by a job with other settings, inputs or code; discarded", self.folder)
                 shutil.rmtree(self.folder)

@@ -19,7 +19,7 @@ import pytest
 
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
-from pcgc.resume import batch_name
+from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.sweeps import Configuration
@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
-from pcgc.resume import batch_name
+from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.sweeps import Configuration
@@ -151,7 +151,7 @@ STORE_MAPS = ["img_001", "img_006", "img_013"]
 RUN_CHUNK = """
 import sys
 from pathlib import Path
-from pcgc.resume import batch_name
+from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.sweeps import Configuration
@@ -208,3 +208,15 @@ def test_a_sweep_chunk_with_other_maps_kept_does_not_reuse_batches(files, tmp_pa
     assert not any("resumed" in r.getMessage() for r in caplog.records)
     with h5py.File(out) as h5:
         assert h5["cam_raw"].shape[1] == IMAGES
+
+
+def test_a_store_whose_key_cannot_be_read_is_discarded(tmp_path, caplog):
+    out = tmp_path / "out.h5"
+    store = BatchStore(out, {"setting": 1})
+    store.save(batch_name(0, 2), {"x": np.arange(2)})
+    (store.folder / "key.json").write_text("{not json")
+    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+        again = BatchStore(out, {"setting": 1})
+    assert any("discarded" in r.getMessage() for r in caplog.records)
+    assert again.load(batch_name(0, 2)) is None
+    assert BatchStore(out, {"setting": 1}).load(batch_name(0, 2)) is None
