@@ -199,9 +199,12 @@ def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp
     assert not out.with_name(out.name + ".batches").exists()
 
 
-def test_a_sweep_chunk_with_other_maps_kept_does_not_reuse_batches(files, tmp_path, caplog):
+def test_a_sweep_chunk_with_other_maps_kept_does_not_reuse_batches(files, tmp_path, caplog, monkeypatch):
     out = tmp_path / "out.h5"
-    killed_run(files, out, 2, code=RUN_CHUNK)
+    with monkeypatch.context() as patch:  # a run whose batches stay, as a killed run's would
+        patch.setattr(BatchStore, "remove", lambda self: None)
+        run_chunk(network(files), **chunk_settings(out))
+    assert len(list(out.with_name(out.name + ".batches").glob("*.npz"))) == len(chunk_batches())
     with caplog.at_level(logging.INFO, logger="pcgc.resume"):
         run_chunk(network(files), **dict(chunk_settings(out), store_maps="all"))
     assert any("discarded" in r.getMessage() for r in caplog.records)
