@@ -17,7 +17,7 @@ configurations are split into jobs (a sweep's chunks) changes no number.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterator, Sequence
+from typing import Collection, Iterator, Sequence
 
 import torch
 
@@ -83,17 +83,34 @@ class Engine:
     def configurations_per_batch(self, images: int) -> int:
         return max(1, self.batch_size // images)
 
+    def _plans(self, configurations: Sequence[HyperParameters]) -> list:
+        return [self.dynamics.plan(Coefficients.broadcast(c, 1), diagnostics=self.diagnostics) for c in configurations]
+
+    def _blocks(self, plans: Sequence, images: int) -> list[list[int]]:
+        per_batch = self.configurations_per_batch(images)
+        groups: dict[tuple, list[int]] = {}
+        for k, plan in enumerate(plans):
+            groups.setdefault(plan.signature(), []).append(k)
+        return [members[start : start + per_batch] for members in groups.values() for start in range(0, len(members), per_batch)]
+
+    def blocks(self, configurations: Sequence[HyperParameters], images: int) -> list[list[int]]:
+        """The configurations (indices) of each device batch `run` yields for `images` images, in
+        its order: what a resumed job needs to know which batches it still lacks."""
+        return self._blocks(self._plans(configurations), images)
+
     def run(
         self,
         x: torch.Tensor,
         targets: torch.Tensor,
         configurations: Sequence[HyperParameters],
         timesteps: int,
+        only: Collection[int] | None = None,
     ) -> Iterator[Trajectories]:
         """Trajectories of every configuration on every image of `x`, one device batch at a time.
 
         `x` [B, C, H, W] is the image batch and `targets` [B] the Grad-CAM class of each image,
-        both on the device the network is on.
+        both on the device the network is on. `only` (indices into `blocks`) runs just those device
+        batches; each batch's numbers are the same whether or not the others run.
         """
         if not configurations:
             raise ValueError("no configurations to run")
@@ -101,7 +118,7 @@ class Engine:
             raise ValueError(f"need one Grad-CAM target per image: got shape {tuple(targets.shape)} for {x.shape[0]} images")
         dynamics = self.dynamics
         images = x.shape[0]
-        plans = [dynamics.plan(Coefficients.broadcast(c, 1), diagnostics=self.diagnostics) for c in configurations]
+        plans = self._plans(configurations)
         shared_plan = plans[0]
         for plan in plans[1:]:
             shared_plan = shared_plan.union(plan)
@@ -109,9 +126,6 @@ class Engine:
             initial = dynamics.initial_state(x, shared_plan)
             first = _Timestep.of(dynamics.readout(initial), targets)
 
-        groups: dict[tuple, list[int]] = {}
-        for k, plan in enumerate(plans):
-            groups.setdefault(plan.signature(), []).append(k)
         per_batch = self.configurations_per_batch(images)
         # Every device batch holds `per_batch` configurations on all images: the same rows of x,
         # the targets and the t = 0 state for each, gathered once.
@@ -121,25 +135,29 @@ class Engine:
         else:
             x_rows, target_rows = x.index_select(0, image_index), targets.index_select(0, image_index)
             initial_rows, first_rows = initial.select(image_index), first.select(image_index)
-        for members in groups.values():
-            # A t = 0 error is reported where the group's own plan computes it, whatever else the
-            # shared t = 0 state computed for other groups.
-            own = torch.tensor(plans[members[0]].prediction, device=x.device)
-            first_group = replace(first_rows, errors=torch.where(own, first_rows.errors, torch.nan))
-            for start in range(0, len(members), per_batch):
-                block = members[start : start + per_batch]
-                padded = block + [block[-1]] * (per_batch - len(block))
-                coefficients = Coefficients.stack([configurations[k] for k in padded for _ in range(images)])
-                with computing_in(self.precision, self.device):
-                    steps = [first_group]
-                    states = dynamics.trajectory(x_rows, timesteps, coefficients, initial_rows, diagnostics=self.diagnostics)
-                    steps.extend(_Timestep.of(dynamics.readout(state), target_rows) for state in states)
-                rows = len(block) * images  # the padding is dropped
-                yield Trajectories(
-                    configuration=torch.tensor(block, device=x.device).repeat_interleave(images),
-                    image=image_index[:rows],
-                    cam_raw=torch.stack([s.cam_raw[:rows] for s in steps], 1),
-                    target_logit=torch.stack([s.target_logit[:rows] for s in steps], 1),
-                    top1=torch.stack([s.top1[:rows] for s in steps], 1),
-                    prediction_error=torch.stack([s.errors[:rows] for s in steps], 1),
-                )
+        first_groups: dict[tuple, _Timestep] = {}
+        for index, block in enumerate(self._blocks(plans, images)):
+            if only is not None and index not in only:
+                continue
+            # A t = 0 error is reported where the block's own plan computes it, whatever else the
+            # shared t = 0 state computed for other blocks.
+            own = plans[block[0]].prediction
+            if own not in first_groups:
+                mask = torch.tensor(own, device=x.device)
+                first_groups[own] = replace(first_rows, errors=torch.where(mask, first_rows.errors, torch.nan))
+            first_group = first_groups[own]
+            padded = block + [block[-1]] * (per_batch - len(block))
+            coefficients = Coefficients.stack([configurations[k] for k in padded for _ in range(images)])
+            with computing_in(self.precision, self.device):
+                steps = [first_group]
+                states = dynamics.trajectory(x_rows, timesteps, coefficients, initial_rows, diagnostics=self.diagnostics)
+                steps.extend(_Timestep.of(dynamics.readout(state), target_rows) for state in states)
+            rows = len(block) * images  # the padding is dropped
+            yield Trajectories(
+                configuration=torch.tensor(block, device=x.device).repeat_interleave(images),
+                image=image_index[:rows],
+                cam_raw=torch.stack([s.cam_raw[:rows] for s in steps], 1),
+                target_logit=torch.stack([s.target_logit[:rows] for s in steps], 1),
+                top1=torch.stack([s.top1[:rows] for s in steps], 1),
+                prediction_error=torch.stack([s.errors[:rows] for s in steps], 1),
+            )

@@ -8,6 +8,9 @@ the batches it finds and computes only the others; the output is then identical 
 uninterrupted run's, because every batch is computed by the same code on the same inputs with the
 same batch boundaries.
 
+A batch is named by the job: `extract` by its image range, a sweep chunk by its image range and
+the engine's device batch within it (`batch_name`).
+
 The store belongs to one exact job: its key (the job's settings, the sha256 of its input files,
 its batch size, device and precision, and a hash of pcgc's code) is stored with it, and a store
 with another key is discarded, never reused. The folder is removed once the output is complete.
@@ -47,10 +50,14 @@ class BatchStore:
     def __init__(self, output: Path, key: Mapping[str, Any]) -> None:
         self.folder = output.with_name(output.name + ".batches")
         self.key = json.loads(json.dumps({**key, "code": package_code_hash()}, sort_keys=True))
-        self.loaded: list[tuple[int, int]] = []
+        self.loaded: list[str] = []
+        self.saved: list[str] = []
         key_path = self.folder / KEY_FILE
         if self.folder.exists():
-            stored = json.loads(key_path.read_text()) if key_path.exists() else None
+            try:
+                stored = json.loads(key_path.read_text())
+            except (OSError, ValueError):  # absent or unreadable: nothing says whose batches these are
+                stored = None
             if stored != self.key:
                 log.info("%s: left by a job with other settings, inputs or code; discarded", self.folder)
                 shutil.rmtree(self.folder)
@@ -59,26 +66,33 @@ class BatchStore:
             with atomic_path(key_path) as tmp:
                 tmp.write_text(json.dumps(self.key, sort_keys=True))
 
-    def _path(self, start: int, stop: int) -> Path:
-        return self.folder / f"{start:08d}-{stop:08d}.npz"
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{name}.npz"
 
-    def load(self, start: int, stop: int) -> dict[str, np.ndarray] | None:
-        """The arrays of batch [start, stop) if a previous run finished it, else None."""
-        path = self._path(start, stop)
+    def load(self, name: str) -> dict[str, np.ndarray] | None:
+        """The arrays of batch `name` if a previous run finished it, else None."""
+        path = self._path(name)
         if not path.exists():
             return None
         with np.load(path) as batch:
-            arrays = {name: batch[name] for name in batch.files}
-        self.loaded.append((start, stop))
+            arrays = {key: batch[key] for key in batch.files}
+        self.loaded.append(name)
         return arrays
 
-    def save(self, start: int, stop: int, arrays: Mapping[str, np.ndarray]) -> None:
-        with atomic_path(self._path(start, stop)) as tmp, open(tmp, "wb") as handle:
+    def save(self, name: str, arrays: Mapping[str, np.ndarray]) -> None:
+        with atomic_path(self._path(name)) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
+        self.saved.append(name)
 
     def remove(self) -> None:
         """Once the output is complete, the batches are no longer needed."""
         if self.loaded:
-            ranges = ", ".join(f"[{a}, {b})" for a, b in self.loaded)
-            log.info("resumed: %d batch(es) of images %s came from %s", len(self.loaded), ranges, self.folder)
+            log.info("resumed: %d batch(es) came from %s: %s", len(self.loaded), self.folder, ", ".join(self.loaded))
+            log.info("computed: %d batch(es): %s", len(self.saved), ", ".join(self.saved) or "none")
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def batch_name(start: int, stop: int, block: int | None = None) -> str:
+    """The name of image batch [start, stop) (and of device batch `block` within it)."""
+    name = f"images{start:08d}-{stop:08d}"
+    return name if block is None else f"{name}-block{block:06d}"

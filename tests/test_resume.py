@@ -1,4 +1,5 @@
-"""A killed extraction resumes from its finished batches, and its file equals an uninterrupted run's."""
+"""A killed extraction or sweep chunk resumes from its finished batches, and its file equals an
+uninterrupted run's."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ import pytest
 
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
+from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
+from pcgc.stages.sweep_chunk import run_chunk
+from pcgc.sweeps import Configuration
 from tests.conftest import random_mini
 from tests.stage_fixtures import write_stage_inputs
 
@@ -31,7 +35,10 @@ import sys
 from pathlib import Path
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
+from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
+from pcgc.stages.sweep_chunk import run_chunk
+from pcgc.sweeps import Configuration
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]
 network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
                         spec="mini", gradient_scaling=False, precision="fp32", device="cpu")
@@ -71,11 +78,12 @@ def assert_same(a: dict, b: dict) -> None:
         np.testing.assert_array_equal(a["arrays"][name], b["arrays"][name], err_msg=name)
 
 
-def killed_run(files, out: Path, after_batches: int) -> None:
-    """Start the extraction in its own process and SIGKILL it once `after_batches` are finished."""
+def killed_run(files, out: Path, after_batches: int, code: str | None = None) -> None:
+    """Start the job (`code`, the extraction by default) in its own process and SIGKILL it once
+    `after_batches` are finished."""
     arguments = [str(files["selection"]), str(files["inputs"]), str(files["backbone"]), str(out)]
     arguments += [str(p) for p in files["pmodules"]]
-    code = RUN.format(timesteps=TIMESTEPS, batch=BATCH)
+    code = code or RUN.format(timesteps=TIMESTEPS, batch=BATCH)
     process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=REPO, stderr=subprocess.DEVNULL)
     batches = out.with_name(out.name + ".batches")
     deadline = time.monotonic() + 300
@@ -109,6 +117,10 @@ def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_
             run(files, out)
         reused = [r.getMessage() for r in caplog.records if "resumed" in r.getMessage()]
         assert reused and reused[0].startswith(f"resumed: {len(finished)} batch(es)"), reused
+        recomputed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("computed")]
+        assert recomputed == [f"computed: {IMAGES // BATCH - len(finished)} batch(es): " + ", ".join(
+            f"images{a:08d}-{a + BATCH:08d}" for a in range(0, IMAGES, BATCH) if f"images{a:08d}-{a + BATCH:08d}.npz" not in finished
+        )]
         assert_same(contents(out), expected)
         assert not out.with_name(out.name + ".batches").exists()
 
@@ -123,3 +135,91 @@ def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, cap
     fresh = tmp_path / "fresh.h5"
     run(files, fresh, timesteps=TIMESTEPS - 1)
     assert_same(contents(out), contents(fresh))
+
+
+# Sweep chunks: 3 configurations, each its own work group (a frozen network; feedback and error
+# gradients at PCoders 1-2; the gradient at PCoder 1 only),
+# batch size 4: per image batch of 4 images one device batch per configuration, 4 image batches.
+CONFIGURATIONS = [
+    Configuration((1.0,) * 5, (0.0,) * 5, (0.0,) * 5),
+    Configuration((0.3, 0.4, 1.0, 1.0, 1.0), (0.5, 0.3, 0.0, 0.0, 0.0), (0.01, 0.01, 0.0, 0.0, 0.0)),
+    Configuration((0.5, 0.6, 1.0, 1.0, 1.0), (0.2, 0.2, 0.0, 0.0, 0.0), (0.02, 0.0, 0.0, 0.0, 0.0)),
+]
+CHUNK_BATCH, CHUNK_TIMESTEPS = 4, 3
+STORE_MAPS = ["img_001", "img_006", "img_013"]
+
+RUN_CHUNK = """
+import sys
+from pathlib import Path
+from pcgc.resume import BatchStore, batch_name
+from pcgc.stages.network import NetworkInputs
+from pcgc.stages.sweep_chunk import run_chunk
+from pcgc.sweeps import Configuration
+from pcgc.stages.sweep_chunk import run_chunk
+from pcgc.sweeps import Configuration
+from tests.test_resume import CONFIGURATIONS, chunk_settings
+selection, inputs, backbone, out, *pmodules = sys.argv[1:]
+network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
+                        spec="mini", gradient_scaling=False, precision="fp32", device="cpu")
+run_chunk(network, **chunk_settings(Path(out)))
+"""
+
+
+def chunk_settings(out: Path) -> dict:
+    return dict(
+        configurations=CONFIGURATIONS, n_images="all", image_seed=0, timesteps=CHUNK_TIMESTEPS, thresholds=[0.3, 0.5],
+        store_maps=STORE_MAPS, batch_size=CHUNK_BATCH, out_h5=out, out_manifest=out.with_suffix(".json"),
+    )
+
+
+def chunk_batches() -> list[str]:
+    return [batch_name(a, a + CHUNK_BATCH, b) for a in range(0, IMAGES, CHUNK_BATCH) for b in range(len(CONFIGURATIONS))]
+
+
+def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp_path, caplog):
+    reference = tmp_path / "reference.h5"
+    run_chunk(network(files), **chunk_settings(reference))
+    assert not reference.with_name("reference.h5.batches").exists()
+    expected = contents(reference)
+    assert expected["arrays"]["cam_raw"].shape[:2] == (len(CONFIGURATIONS), len(STORE_MAPS))
+    out = tmp_path / "killed.h5"
+    kill_after = random.Random(1).randint(1, len(chunk_batches()) - 2)
+    killed_run(files, out, kill_after, code=RUN_CHUNK)
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    finished = sorted(p.stem for p in out.with_name(out.name + ".batches").glob("*.npz"))
+    assert len(finished) >= kill_after and set(finished) < set(chunk_batches())
+    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+        run_chunk(network(files), **chunk_settings(out))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith(f"resumed: {len(finished)} batch(es)") and m.endswith(", ".join(finished)) for m in messages), messages
+    recomputed = [b for b in chunk_batches() if b not in finished]
+    assert f"computed: {len(recomputed)} batch(es): {', '.join(recomputed)}" in messages
+    assert_same(contents(out), expected)
+    assert json.loads(out.with_suffix(".json").read_text()) == json.loads(reference.with_suffix(".json").read_text())
+    assert not out.with_name(out.name + ".batches").exists()
+
+
+def test_a_sweep_chunk_with_other_maps_kept_does_not_reuse_batches(files, tmp_path, caplog, monkeypatch):
+    out = tmp_path / "out.h5"
+    with monkeypatch.context() as patch:  # a run whose batches stay, as a killed run's would
+        patch.setattr(BatchStore, "remove", lambda self: None)
+        run_chunk(network(files), **chunk_settings(out))
+    assert len(list(out.with_name(out.name + ".batches").glob("*.npz"))) == len(chunk_batches())
+    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+        run_chunk(network(files), **dict(chunk_settings(out), store_maps="all"))
+    assert any("discarded" in r.getMessage() for r in caplog.records)
+    assert not any("resumed" in r.getMessage() for r in caplog.records)
+    with h5py.File(out) as h5:
+        assert h5["cam_raw"].shape[1] == IMAGES
+
+
+def test_a_store_whose_key_cannot_be_read_is_discarded(tmp_path, caplog):
+    out = tmp_path / "out.h5"
+    store = BatchStore(out, {"setting": 1})
+    store.save(batch_name(0, 2), {"x": np.arange(2)})
+    (store.folder / "key.json").write_text("{not json")
+    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+        again = BatchStore(out, {"setting": 1})
+    assert any("discarded" in r.getMessage() for r in caplog.records)
+    assert again.load(batch_name(0, 2)) is None
+    assert BatchStore(out, {"setting": 1}).load(batch_name(0, 2)) is None

@@ -13,16 +13,15 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import h5py
 import torch
 from tqdm import tqdm
 
 from pcgc.batching import engine_probe, resolve_batch_size
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
-from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, read_json_attr, write_json_attrs
+from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
 from pcgc.provenance import sha256_file
-from pcgc.resume import BatchStore
+from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def extract(
     torch_device = next(net.parameters()).device
     inputs_h5, selection_h5 = network.inputs_h5, network.selection_h5
 
-    with h5py.File(inputs_h5, "r") as source, atomic_h5(out_h5) as out:
+    with open_h5(inputs_h5) as source, atomic_h5(out_h5) as out:
         targets.check_inputs(source, inputs_h5, selection_h5)
         inputs = source["inputs"]
         count = inputs.shape[0]
@@ -83,7 +82,7 @@ def extract(
         )
         for start in range(0, count, batch_size):
             stop = min(start + batch_size, count)
-            batch = store.load(start, stop)
+            batch = store.load(batch_name(start, stop))
             if batch is None:
                 x = torch.from_numpy(inputs[start:stop]).to(torch_device)
                 cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
@@ -91,7 +90,7 @@ def extract(
                 engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision)
                 (result,) = engine.run(x, cam_targets, [hps], timesteps)
                 batch = {name: getattr(result, name).cpu().numpy() for name in BATCH_ARRAYS}
-                store.save(start, stop, batch)
+                store.save(batch_name(start, stop), batch)
             if cam_raw is None:
                 shape = batch["cam_raw"].shape[2:]
                 cam_raw = out.create_dataset(

@@ -13,7 +13,7 @@ import torch
 
 from pcgc.checkpoints import load_network_weights
 from pcgc.dynamics import PCDynamics
-from pcgc.h5io import read_json_attr, require_datasets
+from pcgc.h5io import open_h5, read_json_attr, require_datasets
 from pcgc.models import build_network
 from pcgc.precision import check_precision, prepare_network
 from pcgc.provenance import sha256_file, versions
@@ -62,7 +62,7 @@ class Targets:
 
     @classmethod
     def read(cls, selection_h5: Path) -> "Targets":
-        with h5py.File(selection_h5, "r") as selection:
+        with open_h5(selection_h5) as selection:
             require_datasets(selection, ["cam_target", "image_id"], selection_h5)
             return cls(
                 image_id=selection["image_id"].asstr()[:],

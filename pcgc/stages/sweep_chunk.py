@@ -12,7 +12,8 @@ states, K scores):
 | `cam_raw`, `map_image_index` | [C, M, T+1, h, w] float16, [M] | raw maps of the images asked for (`store_maps`) |
 
 The scores are computed on the device, where the maps are: the maps themselves are kept only where
-asked for.
+asked for. Each device batch's rows are kept beside the output as they finish (`pcgc.resume`), so
+that a killed chunk's rerun computes only the batches it lacks and writes the same file.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from pcgc.batching import engine_probe, resolve_batch_size
 from pcgc.dynamics import HyperParameters
-from pcgc.engine import Engine
-from pcgc.h5io import STRING, atomic_h5, read_json_attr, require_datasets, string_array, write_json_attrs
+from pcgc.engine import Engine, Trajectories
+from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, require_datasets, string_array, write_json_attrs
+from pcgc.provenance import sha256_file
+from pcgc.resume import BatchStore, batch_name
 from pcgc.scoring import iou_scores, score_maps
 from pcgc.stages.network import NetworkInputs, Targets
 from pcgc.sweeps import Configuration, sweep_images, write_manifest
@@ -52,6 +54,30 @@ def map_images(store_maps: str | Sequence[str], image_ids: np.ndarray, where: st
     return np.array(sorted(position[i] for i in store_maps), dtype=np.int64)
 
 
+def block_arrays(
+    block: Trajectories,
+    start: int,
+    masks: torch.Tensor,
+    classes: torch.Tensor,
+    cam_targets: torch.Tensor,
+    scores: Sequence[Any],
+    kept: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """What one device batch contributes to the chunk, as arrays (rows: configuration x image, the
+    image as its position among the sweep's images); the maps only of the images in `kept`."""
+    values = score_maps(block.cam_raw, masks[block.image], classes[block.image], scores)
+    image = block.image.cpu().numpy() + start
+    keep = torch.from_numpy(np.isin(image, kept)).to(block.cam_raw.device)
+    return {
+        "configuration": block.configuration.cpu().numpy(),
+        "image": image,
+        "scores": values.permute(1, 2, 0).cpu().numpy(),
+        "correct": (block.top1 == cam_targets[block.image, None]).cpu().numpy(),
+        "target_logit": block.target_logit.cpu().numpy(),
+        "maps": block.cam_raw[keep].cpu().numpy().astype(np.float16),
+    }
+
+
 def run_chunk(
     network: NetworkInputs,
     *,
@@ -70,7 +96,7 @@ def run_chunk(
     manifest `out_manifest` that lists the configurations (written last: the chunk is finished)."""
     selection_h5, inputs_h5 = network.selection_h5, network.inputs_h5
     targets = Targets.read(selection_h5)
-    with h5py.File(selection_h5, "r") as selection:
+    with open_h5(selection_h5) as selection:
         require_datasets(selection, ["mask_ids", "class_id"], selection_h5)
         images = sweep_images(len(targets.image_id), n_images, image_seed)
         mask_ids = selection["mask_ids"][images].astype(np.int32)
@@ -89,7 +115,11 @@ def run_chunk(
     correct = np.zeros((width, count, states), dtype=bool)
     target_logit = np.zeros((width, count, states), dtype=np.float32)
     maps: np.ndarray | None = None
-    with h5py.File(inputs_h5, "r") as source:
+    started = time.perf_counter()
+    with open_h5(inputs_h5) as source:
+        targets.check_inputs(source, inputs_h5, selection_h5)
+        noise = read_json_attr(source, "noise", inputs_h5)
+        geometry = read_json_attr(source, "geometry", inputs_h5)
         batch_size = resolve_batch_size(
             batch_size, torch_device, engine_probe(
                 dynamics, torch.from_numpy(source["inputs"][images[:1]]).to(torch_device),
@@ -97,32 +127,48 @@ def run_chunk(
                 timesteps=timesteps, diagnostics=False, precision=network.precision,
             ), limit=count * width,
         )
-    engine = Engine(dynamics, batch_size=batch_size, diagnostics=False, precision=network.precision)
-    image_batch = min(batch_size, count)
-    started = time.perf_counter()
-    with h5py.File(inputs_h5, "r") as source:
-        targets.check_inputs(source, inputs_h5, selection_h5)
-        noise = read_json_attr(source, "noise", inputs_h5)
-        geometry = read_json_attr(source, "geometry", inputs_h5)
+        engine = Engine(dynamics, batch_size=batch_size, diagnostics=False, precision=network.precision)
+        image_batch = min(batch_size, count)
+        provenance = network.provenance(dynamics)
+        # Each device batch's rows are kept as they finish, so that a killed chunk resumes from them.
+        store = BatchStore(
+            out_h5,
+            {
+                "configurations": [c.key for c in configurations], "images": images.tolist(), "timesteps": timesteps,
+                "scores": [s.as_dict() for s in scores], "maps": kept.tolist(), "batch_size": batch_size, **provenance,
+                "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5),
+            },
+        )
         progress = tqdm(total=count * width, unit="cfg-img", desc=out_h5.stem, file=sys.stderr, dynamic_ncols=True)
         for start in range(0, count, image_batch):
             stop = min(start + image_batch, count)
-            x = torch.from_numpy(source["inputs"][images[start:stop]]).to(torch_device)
-            cam_targets = torch.from_numpy(targets.cam_target[images[start:stop]]).to(torch_device)
-            masks = torch.from_numpy(mask_ids[start:stop]).to(torch_device)
-            classes = torch.from_numpy(class_id[start:stop]).to(torch_device)
-            for block in engine.run(x, cam_targets, settings, timesteps):
-                values = score_maps(block.cam_raw, masks[block.image], classes[block.image], scores)
-                rows = block.configuration.cpu().numpy(), block.image.cpu().numpy() + start
-                result_scores[rows] = values.permute(1, 2, 0).cpu().numpy()
-                correct[rows] = (block.top1 == cam_targets[block.image, None]).cpu().numpy()
-                target_logit[rows] = block.target_logit.cpu().numpy()
-                keep = np.isin(rows[1], kept)
-                if keep.any():
+            blocks = engine.blocks(settings, stop - start)
+            finished = {b: store.load(batch_name(start, stop, b)) for b in range(len(blocks))}
+            missing = [b for b, arrays in finished.items() if arrays is None]
+            computed: Iterator[dict[str, np.ndarray]] = iter(())
+            if missing:
+                x = torch.from_numpy(source["inputs"][images[start:stop]]).to(torch_device)
+                cam_targets = torch.from_numpy(targets.cam_target[images[start:stop]]).to(torch_device)
+                masks = torch.from_numpy(mask_ids[start:stop]).to(torch_device)
+                classes = torch.from_numpy(class_id[start:stop]).to(torch_device)
+                computed = (
+                    block_arrays(block, start, masks, classes, cam_targets, scores, kept)
+                    for block in engine.run(x, cam_targets, settings, timesteps, only=missing)
+                )
+            for b in missing:
+                finished[b] = next(computed)
+                store.save(batch_name(start, stop, b), finished[b])
+            for b in range(len(blocks)):
+                arrays = finished.pop(b)
+                rows = arrays["configuration"], arrays["image"]
+                result_scores[rows] = arrays["scores"]
+                correct[rows] = arrays["correct"]
+                target_logit[rows] = arrays["target_logit"]
+                if len(arrays["maps"]):
                     if maps is None:
-                        maps = np.zeros((width, len(kept), states) + tuple(block.cam_raw.shape[2:]), dtype=np.float16)
-                    slot = np.searchsorted(kept, rows[1][keep])
-                    maps[rows[0][keep], slot] = block.cam_raw[torch.from_numpy(keep).to(torch_device)].cpu().numpy()
+                        maps = np.zeros((width, len(kept), states) + arrays["maps"].shape[2:], dtype=np.float16)
+                    keep = np.isin(rows[1], kept)
+                    maps[rows[0][keep], np.searchsorted(kept, rows[1][keep])] = arrays["maps"]
                 progress.update(len(rows[0]))
         progress.close()
     seconds = time.perf_counter() - started
@@ -151,11 +197,12 @@ def run_chunk(
                 "cam_target": targets.selection["cam_target"],
                 "noise": noise,
                 "geometry": geometry,
-                **network.provenance(dynamics),
+                **provenance,
                 "config": dict(config or {}),
             },
         )
     write_manifest(out_manifest, configurations)
+    store.remove()
     log.info(
         "%d configurations x %d images x %d states in %.1f s (%.1f configuration-image-timesteps/s on %s)",
         width, count, states, seconds, width * count * states / seconds, torch_device,
