@@ -14,7 +14,7 @@ wildcard_constraints:
 
 # The other network specs' modules, which no job of this configuration runs (see
 # pcgc.provenance.unused_spec_modules).
-UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], SPECS)
+UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], MODELS)
 
 
 def script_code(script):

@@ -6,7 +6,7 @@
 # extraction.chunk_size. So the chunk size, like the device and batch size, reruns nothing.
 
 SWEEPS = config["sweeps"]
-HAS_FEEDBACK = [pcoder.has_feedback for pcoder in PCODERS[config["model"]["spec"]]]
+HAS_FEEDBACK = MODELS[config["model"]["spec"]].has_feedback
 SWEEP_CELLS = {name: sweep_cells(sweep, HAS_FEEDBACK) for name, sweep in SWEEPS.items()}
 
 

@@ -3,9 +3,9 @@
 #               `mini` PVGG trained on it.
 #   imagenet_s: the user's copy of ImageNet-S, and the published PVGG16 weights (fetch_weights).
 
-from pcgc.training import TRAINING_THREADS
-
-NUM_PCODERS = 5
+# File names and PCoder counts are pcgc.modelinfo's (also read by the fetch and the training).
+MINI = MODELS["mini"]
+PVGG16 = MODELS["pvgg16"]
 DEMO_WORLD = f"{RESULTS}/world"
 DEMO_WEIGHTS = f"{RESULTS}/weights"
 PVGG16_WEIGHTS = config["weights"]["directory"]
@@ -19,8 +19,8 @@ if config["world"] == "demo":
         "classifier": "dataset",  # the classifier's classes are the dataset's own
     }
     WEIGHTS = {
-        "backbone": f"{DEMO_WEIGHTS}/mini_backbone.pth",
-        "pmodules": [f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        "backbone": f"{DEMO_WEIGHTS}/{MINI.backbone_file()}",
+        "pmodules": [f"{DEMO_WEIGHTS}/{name}" for name in MINI.pmodule_files()],
         "identity": [],  # trained here: the files' dates say when they changed
     }
 else:
@@ -30,10 +30,8 @@ else:
     # mirror, an edit to the fetch code) reruns nothing, and identity.json (rule weights_identity),
     # which changes, and reruns them, only when what fixes the content changes.
     WEIGHTS = {
-        "backbone": ancient(f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth"),
-        "pmodules": [
-            ancient(f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth") for n in range(1, NUM_PCODERS + 1)
-        ],
+        "backbone": ancient(f"{PVGG16_WEIGHTS}/{PVGG16.backbone_file()}"),
+        "pmodules": [ancient(f"{PVGG16_WEIGHTS}/{name}") for name in PVGG16.pmodule_files()],
         "identity": [f"{PVGG16_WEIGHTS}/identity.json"],
     }
 
@@ -72,15 +70,15 @@ rule train_demo:
     input:
         world=DEMO_WORLD,
     output:
-        backbone=f"{DEMO_WEIGHTS}/mini_backbone.pth",
-        pmodules=[f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        backbone=f"{DEMO_WEIGHTS}/{MINI.backbone_file()}",
+        pmodules=[f"{DEMO_WEIGHTS}/{name}" for name in MINI.pmodule_files()],
         metrics=f"{DEMO_WEIGHTS}/training.json",
     params:
         training=config["demo"]["training"],
         resize=config["selection"]["resize"],
         crop=config["selection"]["crop"],
         code=script_code("train_demo"),
-    # Training always runs TRAINING_THREADS torch threads (pcgc.training): its numbers depend on it.
+    # Training always runs TRAINING_THREADS torch threads (pcgc.modelinfo): its numbers depend on it.
     threads: min(TRAINING_THREADS, workflow.cores)
     log:
         log_path("train_demo"),
@@ -95,8 +93,8 @@ rule fetch_weights:
     # local copies to fetch nothing at all.
     localrule: True
     output:
-        backbone=f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth",
-        pmodules=[f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        backbone=f"{PVGG16_WEIGHTS}/{PVGG16.backbone_file()}",
+        pmodules=[f"{PVGG16_WEIGHTS}/{name}" for name in PVGG16.pmodule_files()],
         manifest=f"{PVGG16_WEIGHTS}/manifest.json",
     # The sources' locations, timeout and retries are read by the script from the config: they say
     # how to fetch, not what, so changing them reruns nothing.
