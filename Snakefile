@@ -23,6 +23,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.envi
 from pathlib import Path
 
 from pcgc.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
+from pcgc.job_resources import JobSize, NetworkJobs, count_images
 from pcgc.modelinfo import MODELS, TRAINING_THREADS
 from pcgc.provenance import script_fingerprint, unused_spec_modules
 from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations

@@ -22,6 +22,12 @@ def script_code(script):
     return script_fingerprint(Path(workflow.basedir) / "scripts" / f"{script}.py", exclude=UNUSED_SPEC_MODULES)
 
 
+# What the jobs that run the network ask a scheduler for (pcgc.job_resources); resources are not
+# params, so changing them (or the device) reruns nothing.
+NETWORK_JOBS = NetworkJobs.from_config(config)
+STATES = config["dynamics"]["timesteps"] + 1
+
+
 def log_path(name):
     return f"{RESULTS}/logs/{name}.log"
 

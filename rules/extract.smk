@@ -18,7 +18,9 @@ rule extract:
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
         code=script_code("extract"),
-    threads: workflow.cores
+    threads: NETWORK_JOBS.threads(workflow.cores)
+    resources:
+        **NETWORK_JOBS.resources(JobSize(config["selection"]["n_images"], STATES)),
     log:
         log_path("extract/{hps}/sigma{sigma}"),
     benchmark:

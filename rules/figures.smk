@@ -90,7 +90,9 @@ if FIGURES["fig1"] is not None:
             timesteps=config["dynamics"]["timesteps"],
             thresholds=config["iou"]["thresholds"],
             code=script_code("fig1_cams"),
-        threads: workflow.cores
+        threads: NETWORK_JOBS.threads(workflow.cores)
+        resources:
+            **NETWORK_JOBS.resources(JobSize(count_images(FIG1["images"], config["selection"]["n_images"]), STATES)),
         log:
             log_path("fig1_cams"),
         benchmark:

@@ -39,6 +39,12 @@ def chunk_configurations(wildcards):
     return [configuration.as_dict() for configuration in plan[wildcards.chunk]]
 
 
+def chunk_size(wildcards):
+    """The network work of one chunk: its configurations on the sweep's images."""
+    images = count_images(SWEEPS[wildcards.sweep]["n_images"], config["selection"]["n_images"])
+    return JobSize(images, STATES, len(sweep_plan(wildcards)[wildcards.chunk]))
+
+
 def sweep_chunks(wildcards):
     folder = sweep_folder(wildcards.sweep, wildcards.sigma)
     return [f"{folder}/chunks/{name}.h5" for name in sweep_plan(wildcards)]
@@ -71,7 +77,9 @@ rule sweep_chunk:
         timesteps=config["dynamics"]["timesteps"],
         thresholds=config["iou"]["thresholds"],
         code=script_code("sweep_chunk"),
-    threads: workflow.cores
+    threads: NETWORK_JOBS.threads(workflow.cores)
+    resources:
+        **NETWORK_JOBS.resources(chunk_size),
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}"),
     benchmark:
