@@ -16,9 +16,10 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-# The workflow's own pcgc, for this process and the jobs' scripts alike.
+# The workflow's own pcgc, for this process and the jobs' scripts alike (set here, not read: no
+# `envvars` to assert).
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p))
 
 from pathlib import Path
 
@@ -64,7 +65,7 @@ for _rule in workflow.rules:
 rule all:
     default_target: True
     input:
-        expand(RESULTS + "/bootstrap/{hps}/sigma{sigma}.csv", hps=HPS_NAMES, sigma=map(sigma_label, config["noise"]["sigmas"])),
+        expand(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", hps=HPS_NAMES, sigma=map(sigma_label, config["noise"]["sigmas"])),
         rules.fig2.output,
         [sweep_outputs(name, "summary.csv") for name in SWEEPS],
         [sweep_outputs(name, "maps.h5") for name, sweep in SWEEPS.items() if sweep["store_maps"] != "none"],

@@ -70,10 +70,6 @@ class NetworkJobs:
         """GPUs per job: one, unless the device is the CPU."""
         return 0 if device_kind(self.device) == "cpu" else 1
 
-    def threads(self, cores: int) -> int:
-        """The job's threads: `cpus`, or every core of a local run that has more."""
-        return max(cores, self.cpus)
-
     def runtime(self, size: JobSize) -> int:
         """Minutes: the estimate from the size and the device's rate, with margin and floor."""
         seconds = 2 * self.gmacs_per_step * size.image_steps() / self.gflops

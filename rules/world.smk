@@ -36,28 +36,14 @@ else:
     }
 
 
-def weights_identity(weights):
-    """What fixes the fetched files' content: each source's sha256 where given (the fetch verifies
-    it, wherever the file comes from), else its location."""
-    return {role: weights[role]["sha256"] or weights[role]["url"] or weights[role]["path"] for role in ("backbone", "feedback_archive")}
-
-
-def world_files(wildcards):
-    """The dataset files a job reads: the images' folder, the class list and the mapping file."""
-    files = {"root": WORLD["root"]}
-    if config["world"] == "imagenet_s":
-        files["categories"] = WORLD["categories"]
-        if WORLD["mapping"] is not None:
-            files["mapping"] = WORLD["mapping"]
-    return files
-
-
 rule demo_world:
     output:
         directory(DEMO_WORLD),
     params:
         world={k: v for k, v in config["demo"].items() if k != "training"},
         code=script_code("demo_world"),
+    conda:
+        CONDA_ENV
     log:
         log_path("demo_world"),
     benchmark:
@@ -79,7 +65,10 @@ rule train_demo:
         crop=config["selection"]["crop"],
         code=script_code("train_demo"),
     # Training always runs TRAINING_THREADS torch threads (pcgc.modelinfo): its numbers depend on it.
-    threads: min(TRAINING_THREADS, workflow.cores)
+    # (A local run gives a job at most --cores threads; `workflow.cores` is unknown on a cluster.)
+    threads: TRAINING_THREADS
+    conda:
+        CONDA_ENV
     log:
         log_path("train_demo"),
     benchmark:
@@ -101,6 +90,8 @@ rule fetch_weights:
     params:
         identity=weights_identity(config["weights"]),
         code=script_code("fetch_weights"),
+    conda:
+        CONDA_ENV
     log:
         log_path("fetch_weights"),
     benchmark:
@@ -115,6 +106,8 @@ rule weights_identity:
     params:
         identity=weights_identity(config["weights"]),
         code=script_code("weights_identity"),
+    conda:
+        CONDA_ENV
     log:
         log_path("weights_identity"),
     benchmark:

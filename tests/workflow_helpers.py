@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "scripts", "pcgc")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "scripts", "pcgc", "profiles", "envs")
 
 
 def copy_workflow(destination: Path) -> Path:
