@@ -148,9 +148,9 @@ def assert_same_output(name: str, local: Path, cluster: Path) -> None:
 
 def test_the_tiny_demo_through_profiles_slurm_equals_a_local_run(cluster, tmp_path):
     config = tiny_config()
-    # One core per network job: the test node has two, so two jobs run at once. The same setting
-    # in both runs (resources change no result, but a thread count can move the last bits).
-    config["resources"]["cpus"] = 1
+    # One core and 2 GB per network job, so that two jobs share the test node (2 cores). The same
+    # settings in both runs: resources change no result, but a thread count can move the last bits.
+    config["resources"].update(cpus=1, mem_mb=2000)
     local = copy_workflow(tmp_path / "local")
     on_slurm = copy_workflow(tmp_path / "slurm")
     snakemake(local, write_config(local, config))
