@@ -16,14 +16,16 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-# The workflow's own pcgc, for this process and the jobs' scripts alike.
+# The workflow's own pcgc, for this process and the jobs' scripts alike (set here, not read: no
+# `envvars` to assert).
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p))
 
 from pathlib import Path
 
 from pcgc.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
-from pcgc.models import PCODERS, SPECS
+from pcgc.job_resources import JobSize, NetworkJobs, count_images
+from pcgc.modelinfo import MODELS, TRAINING_THREADS
 from pcgc.provenance import script_fingerprint, unused_spec_modules
 from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
 
@@ -67,7 +69,7 @@ for _rule in workflow.rules:
 rule all:
     default_target: True
     input:
-        expand(RESULTS + "/bootstrap/{hps}/sigma{sigma}.csv", hps=HPS_NAMES, sigma=map(sigma_label, config["noise"]["sigmas"])),
+        expand(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", hps=HPS_NAMES, sigma=map(sigma_label, config["noise"]["sigmas"])),
         rules.fig2.output,
         [sweep_outputs(name, "summary.csv") for name in SWEEPS],
         [sweep_outputs(name, "maps.h5") for name, sweep in SWEEPS.items() if sweep["store_maps"] != "none"],

@@ -18,16 +18,12 @@ import torch
 from torch import nn
 
 from pcgc.atomic import atomic_path
+from pcgc.modelinfo import pmodule_filename
 from pcgc.models import PredictiveCodingNetwork
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names the file and the reason."""
-
-
-def pmodule_filename(prefix: str, index: int) -> str:
-    """`<prefix>_pc{index}_pmodule.pth`, Predify's naming (index is 1-based)."""
-    return f"{prefix}_pc{index}_pmodule.pth"
 
 
 # torch.save's two formats: a zip archive, or (before PyTorch 1.6, e.g. torchvision's VGG16 file) a

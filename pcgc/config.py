@@ -15,8 +15,7 @@ from typing import Any, Mapping
 import jsonschema
 import yaml
 
-from pcgc.models import PCODERS
-from pcgc.models.mini import INPUT_SIZE as MINI_INPUT_SIZE
+from pcgc.modelinfo import MODELS
 from pcgc.sweeps import SUM_TOLERANCE, grid_values, sweep_cells
 
 
@@ -95,7 +94,8 @@ def _schema_errors(config: Mapping) -> list[str]:
 
 def _semantic_errors(config: Mapping) -> list[str]:
     messages = []
-    count = len(PCODERS[config["model"]["spec"]])
+    model = MODELS[config["model"]["spec"]]
+    count = model.num_pcoders
     for name, hps in config["hyperparameters"].items():
         for coefficient in ("beta", "lambda", "alpha"):
             if len(hps[coefficient]) != count:
@@ -117,9 +117,10 @@ def _semantic_errors(config: Mapping) -> list[str]:
         source = config["weights"][role]
         if (source["url"] is None) == (source["path"] is None):
             messages.append(f"weights.{role}: give exactly one of url and path (got url={source['url']!r}, path={source['path']!r})")
-    if config["model"]["spec"] == "mini" and config["selection"]["crop"] != MINI_INPUT_SIZE:
+    if model.fixed_input and config["selection"]["crop"] != model.input_size:
         messages.append(
-            f"selection.crop: the mini network takes {MINI_INPUT_SIZE} x {MINI_INPUT_SIZE} inputs, not crop={config['selection']['crop']}"
+            f"selection.crop: the {model.name} network takes {model.input_size} x {model.input_size} inputs, "
+            f"not crop={config['selection']['crop']}"
         )
     if config["selection"]["crop"] > config["selection"]["resize"]:
         messages.append(
@@ -152,7 +153,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
 
 def _sweep_errors(config: Mapping) -> list[str]:
     messages = []
-    pcoders = PCODERS[config["model"]["spec"]]
+    pcoders = MODELS[config["model"]["spec"]].pcoders
     for name, sweep in config["sweeps"].items():
         key = f"sweeps.{name}"
         axes_ok = True

@@ -35,7 +35,8 @@ from torchvision.models import VGG16_Weights
 from tqdm import tqdm
 
 from pcgc.atomic import atomic_path
-from pcgc.checkpoints import CheckpointError, load_state_into, pmodule_filename, read_state_dict
+from pcgc.checkpoints import CheckpointError, load_state_into, read_state_dict
+from pcgc.modelinfo import MODELS, ModelInfo, pmodule_filename
 from pcgc.models import build_network
 from pcgc.provenance import sha256_file
 
@@ -124,23 +125,9 @@ DEFAULT_SOURCES: Mapping[str, Source] = {
 }
 
 
-@dataclass(frozen=True)
-class _Layout:
-    backbone_file: str
-    archive_file: str
-    pmodule_prefix: str
-    num_classes: int
-
-
-# Only networks with published weights can be fetched.
-_LAYOUTS: Mapping[str, _Layout] = {
-    "pvgg16": _Layout(
-        backbone_file="vgg16_imagenet1k_v1.pth",
-        archive_file="weights_pvgg16_imagenet.zip",
-        pmodule_prefix="pvgg16_imagenet_pretrained",
-        num_classes=1000,
-    ),
-}
+# Only networks with published weights (an archive of predictors) can be fetched; their file names
+# are pcgc.modelinfo's.
+_FETCHABLE: Mapping[str, ModelInfo] = {name: info for name, info in MODELS.items() if info.weights.archive is not None}
 
 
 # --------------------------------------------------------------------------------------- download
@@ -397,7 +384,10 @@ def _extract_members(archive: Path, out_dir: Path, names: list[str]) -> list[tup
 
 
 def extract_pmodules(
-    archive: Path, out_dir: Path, prefix: str = "pvgg16_imagenet_pretrained", n: int = 5
+    archive: Path,
+    out_dir: Path,
+    prefix: str = MODELS["pvgg16"].weights.pmodule_prefix,
+    n: int = MODELS["pvgg16"].num_pcoders,
 ) -> list[Path]:
     """Extract `{prefix}_pc{k}_pmodule.pth`, k = 1..n, from the zip into out_dir; paths in PCoder order.
 
@@ -441,7 +431,7 @@ def _skeleton(spec: str) -> nn.Module:
     # On the meta device: the network only serves to check the files' keys and shapes, and VGG16's
     # random initialisation alone costs seconds.
     with torch.device("meta"):
-        return build_network(spec, _LAYOUTS[spec].num_classes)
+        return build_network(spec, _FETCHABLE[spec].num_classes)
 
 
 # ---------------------------------------------------------------------------------------- manifest
@@ -536,9 +526,9 @@ def fetch_weights(
     a new fetch. On failure, files this call wrote and did not verify are removed (a partial
     download's `.part` stays, for a resume) and no manifest exists.
     """
-    if spec not in _LAYOUTS:
-        raise ValueError(f"no published weights to fetch for spec {spec!r}; known: {', '.join(sorted(_LAYOUTS))}")
-    layout = _LAYOUTS[spec]
+    if spec not in _FETCHABLE:
+        raise ValueError(f"no published weights to fetch for spec {spec!r}; known: {', '.join(sorted(_FETCHABLE))}")
+    model = _FETCHABLE[spec]
     out_dir = Path(out_dir)
     sources = {"backbone": backbone, "feedback_archive": feedback_archive}
     for role, source in sources.items():
@@ -563,7 +553,7 @@ def fetch_weights(
     try:
         archive = feedback_archive.local_path()
         if archive is None:
-            archive = out_dir / layout.archive_file
+            archive = out_dir / model.weights.archive
             temporary.append(archive)
             archive_sha256 = _obtain(feedback_archive, archive, (feedback_archive.sha256, None), **download_args)
         else:
@@ -572,7 +562,7 @@ def fetch_weights(
                 raise FetchError(f"{archive}: {problem}")
         archive_entry = {"size": archive.stat().st_size, "sha256": archive_sha256}
 
-        names = [pmodule_filename(layout.pmodule_prefix, k) for k in range(1, net.num_pcoders + 1)]
+        names = model.pmodule_files()
         members = _extract_members(archive, out_dir, names)
         written.extend(path for _, path in members)
         for k, (pmodule, (member, path)) in enumerate(zip(net.pmodules, members), start=1):
@@ -582,7 +572,7 @@ def fetch_weights(
             path.unlink()
         temporary.clear()
 
-        backbone_path = out_dir / layout.backbone_file
+        backbone_path = out_dir / model.weights.backbone
         written.append(backbone_path)
         backbone_sha256 = _obtain(backbone, backbone_path, backbone_hash, **download_args)
         _verify_checkpoint(net.backbone, backbone_path, f"backbone {backbone.describe()}")

@@ -65,6 +65,19 @@ def _imported_package_modules(module: str, tree: ast.AST) -> set[str]:
 
 
 @lru_cache(maxsize=None)
+def _module_facts(module: str, path: Path, stamp: tuple[int, int]) -> tuple[frozenset[str], bytes]:
+    """The pcgc modules a module imports and the dump of its syntax tree. `stamp` (mtime, size) keys
+    the cache, so an edited file is read again; every rule's fingerprint walks the same modules."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return frozenset(_imported_package_modules(module, tree)), ast.dump(tree).encode()
+
+
+def _module_syntax(module: str) -> tuple[frozenset[str], bytes]:
+    path = _source_path(module)
+    stat = path.stat()
+    return _module_facts(module, path, (stat.st_mtime_ns, stat.st_size))
+
+
 def _module_closure(module: str, exclude: frozenset[str] = frozenset()) -> tuple[str, ...]:
     seen: set[str] = set()
     pending = [module]
@@ -73,8 +86,7 @@ def _module_closure(module: str, exclude: frozenset[str] = frozenset()) -> tuple
         if name in seen or name in exclude:
             continue
         seen.add(name)
-        tree = ast.parse(_source_path(name).read_text(), filename=str(_source_path(name)))
-        pending.extend(_imported_package_modules(name, tree) - seen)
+        pending.extend(_module_syntax(name)[0] - seen)
         # A submodule import also runs its packages' __init__ modules.
         parts = name.split(".")
         pending.extend(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) not in seen)
@@ -88,7 +100,7 @@ def code_fingerprint(*modules: str, exclude: frozenset[str] = frozenset()) -> st
     digest = hashlib.sha256()
     for name in names:
         digest.update(name.encode())
-        digest.update(ast.dump(ast.parse(_source_path(name).read_text())).encode())
+        digest.update(_module_syntax(name)[1])
     return digest.hexdigest()
 
 

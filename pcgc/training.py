@@ -24,15 +24,14 @@ from PIL import Image
 
 from pcgc.checkpoints import save_network_weights
 from pcgc.data.geometry import Geometry
+from pcgc.modelinfo import TRAINING_THREADS
 from pcgc.models import PredictiveCodingNetwork, build_network
 from pcgc.provenance import versions
 
 log = logging.getLogger(__name__)
 
-# Training's numbers depend on torch's thread count (a convolution's sums are split per thread), so
-# it always runs with this many, whatever the machine or Snakemake's --cores: the README's demo
-# numbers are the same on 1, 2 or 4 cores. (Extraction moves by at most ~2e-6 with the thread count.)
-TRAINING_THREADS = 2
+# Training always runs TRAINING_THREADS torch threads (pcgc.modelinfo says why). (Extraction moves
+# by at most ~2e-6 with the thread count.)
 
 
 @dataclass(frozen=True)

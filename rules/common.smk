@@ -14,12 +14,23 @@ wildcard_constraints:
 
 # The other network specs' modules, which no job of this configuration runs (see
 # pcgc.provenance.unused_spec_modules).
-UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], SPECS)
+UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], MODELS)
 
 
 def script_code(script):
     """The fingerprint of the pcgc code that scripts/<script>.py imports: a rule's `code` param."""
     return script_fingerprint(Path(workflow.basedir) / "scripts" / f"{script}.py", exclude=UNUSED_SPEC_MODULES)
+
+
+# What the jobs that run the network ask a scheduler for (pcgc.job_resources); resources and
+# threads are not params, so changing them (or the device) reruns nothing. Their threads are
+# resources.cpus (a local run caps them at --cores).
+NETWORK_JOBS = NetworkJobs.from_config(config)
+STATES = config["dynamics"]["timesteps"] + 1
+
+# The software of every job, for `--software-deployment-method conda` (the same pins as
+# constraints.txt); without that option the jobs run in Snakemake's own environment.
+CONDA_ENV = "../envs/pcgc.yaml"
 
 
 def log_path(name):
@@ -28,3 +39,65 @@ def log_path(name):
 
 def benchmark_path(name):
     return f"{RESULTS}/benchmarks/{name}.tsv"
+
+
+# The world (rules/world.smk): WORLD, WEIGHTS.
+
+
+def weights_identity(weights):
+    """What fixes the fetched files' content: each source's sha256 where given (the fetch verifies
+    it, wherever the file comes from), else its location."""
+    return {role: weights[role]["sha256"] or weights[role]["url"] or weights[role]["path"] for role in ("backbone", "feedback_archive")}
+
+
+def world_files(wildcards):
+    """The dataset files a job reads: the images' folder, the class list and the mapping file."""
+    files = {"root": WORLD["root"]}
+    if config["world"] == "imagenet_s":
+        files["categories"] = WORLD["categories"]
+        if WORLD["mapping"] is not None:
+            files["mapping"] = WORLD["mapping"]
+    return files
+
+
+# Sweeps (rules/sweeps.smk): SWEEPS, SWEEP_CELLS, SWEEP_PLANS.
+
+
+def sweep_folder(sweep, sigma):
+    return f"{RESULTS}/sweeps/{sweep}/sigma{sigma}"
+
+
+def sweep_plan(wildcards):
+    try:
+        return SWEEP_PLANS[(wildcards.sweep, wildcards.sigma)]
+    except KeyError:
+        raise WorkflowError(f"sweep {wildcards.sweep!r} has no noise level {wildcards.sigma} in this configuration") from None
+
+
+def chunk_configurations(wildcards):
+    plan = sweep_plan(wildcards)
+    if wildcards.chunk not in plan:
+        raise WorkflowError(f"chunk {wildcards.chunk} is not in the plan of sweep {wildcards.sweep} at sigma {wildcards.sigma}")
+    return [configuration.as_dict() for configuration in plan[wildcards.chunk]]
+
+
+def chunk_job_size(wildcards):
+    """The network work of one chunk: its configurations on the sweep's images."""
+    images = count_images(SWEEPS[wildcards.sweep]["n_images"], config["selection"]["n_images"])
+    return JobSize(images, STATES, len(sweep_plan(wildcards)[wildcards.chunk]))
+
+
+def sweep_chunks(wildcards):
+    folder = sweep_folder(wildcards.sweep, wildcards.sigma)
+    return [f"{folder}/chunks/{name}.h5" for name in sweep_plan(wildcards)]
+
+
+def sweep_outputs(name, filename):
+    return [f"{sweep_folder(name, sigma_label(sigma))}/{filename}" for sigma in SWEEPS[name]["sigmas"]]
+
+
+# Figures (rules/figures.smk).
+
+
+def grid_axes(sweep):
+    return {"betas": list(grid_values(SWEEPS[sweep]["beta"])), "lambdas": list(grid_values(SWEEPS[sweep]["lambda"]))}

@@ -18,7 +18,11 @@ rule extract:
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
         code=script_code("extract"),
-    threads: workflow.cores
+    threads: NETWORK_JOBS.cpus
+    resources:
+        **NETWORK_JOBS.resources(JobSize(config["selection"]["n_images"], STATES)),
+    conda:
+        CONDA_ENV
     log:
         log_path("extract/{hps}/sigma{sigma}"),
     benchmark:

@@ -3,7 +3,7 @@ FIG2 = config["figures"]["fig2"]
 
 rule fig2:
     input:
-        expand(RESULTS + "/bootstrap/{hps}/sigma{sigma}.csv", hps=FIG2["hyperparameter_sets"], sigma=sigma_label(FIG2["sigma"])),
+        expand(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", hps=FIG2["hyperparameter_sets"], sigma=sigma_label(FIG2["sigma"])),
     output:
         png=figure_report(f"{RESULTS}/figures/fig2.png", "fig2"),
         pdf=figure_report(f"{RESULTS}/figures/fig2.pdf", "fig2"),
@@ -13,6 +13,8 @@ rule fig2:
         threshold=FIG2["threshold"],
         error=FIG2["error"],
         code=script_code("fig2"),
+    conda:
+        CONDA_ENV
     log:
         log_path("fig2"),
     benchmark:
@@ -22,10 +24,6 @@ rule fig2:
 
 
 FIGURES = config["figures"]
-
-
-def grid_axes(sweep):
-    return {"betas": list(grid_values(SWEEPS[sweep]["beta"])), "lambdas": list(grid_values(SWEEPS[sweep]["lambda"]))}
 
 
 if FIGURES["fig3"] is not None:
@@ -40,6 +38,8 @@ if FIGURES["fig3"] is not None:
             figure=FIGURES["fig3"],
             axes=grid_axes(FIGURES["fig3"]["sweep"]),
             code=script_code("fig3"),
+        conda:
+            CONDA_ENV
         log:
             log_path("fig3"),
         benchmark:
@@ -61,6 +61,8 @@ if FIGURES["fig4"] is not None:
             sigmas=SWEEPS[FIGURES["fig4"]["sweep"]]["sigmas"],
             axes=grid_axes(FIGURES["fig4"]["sweep"]),
             code=script_code("fig4"),
+        conda:
+            CONDA_ENV
         log:
             log_path("fig4"),
         benchmark:
@@ -90,7 +92,11 @@ if FIGURES["fig1"] is not None:
             timesteps=config["dynamics"]["timesteps"],
             thresholds=config["iou"]["thresholds"],
             code=script_code("fig1_cams"),
-        threads: workflow.cores
+        threads: NETWORK_JOBS.cpus
+        resources:
+            **NETWORK_JOBS.resources(JobSize(count_images(FIG1["images"], config["selection"]["n_images"]), STATES)),
+        conda:
+            CONDA_ENV
         log:
             log_path("fig1_cams"),
         benchmark:
@@ -107,6 +113,8 @@ if FIGURES["fig1"] is not None:
         params:
             timesteps=FIG1["timesteps"],
             code=script_code("fig1"),
+        conda:
+            CONDA_ENV
         log:
             log_path("fig1"),
         benchmark:

@@ -10,6 +10,8 @@ rule noisy_inputs:
         seed=config["noise"]["seed"],
         spec=config["model"]["spec"],
         code=script_code("noisy_inputs"),
+    conda:
+        CONDA_ENV
     log:
         log_path("noisy_inputs/sigma{sigma}"),
     benchmark:

@@ -7,6 +7,8 @@ rule iou:
     params:
         thresholds=config["iou"]["thresholds"],
         code=script_code("iou"),
+    conda:
+        CONDA_ENV
     log:
         log_path("iou/{hps}/sigma{sigma}"),
     benchmark:
@@ -24,6 +26,8 @@ rule bootstrap:
         bootstrap=config["bootstrap"],
         sigma=lambda wildcards: SIGMAS[wildcards.sigma],
         code=script_code("bootstrap"),
+    conda:
+        CONDA_ENV
     log:
         log_path("bootstrap/{hps}/sigma{sigma}"),
     benchmark:

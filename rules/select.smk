@@ -8,6 +8,8 @@ rule select_images:
         selection=config["selection"],
         world=WORLD,
         code=script_code("select_images"),
+    conda:
+        CONDA_ENV
     log:
         log_path("select_images"),
     benchmark:

@@ -6,12 +6,8 @@
 # extraction.chunk_size. So the chunk size, like the device and batch size, reruns nothing.
 
 SWEEPS = config["sweeps"]
-HAS_FEEDBACK = [pcoder.has_feedback for pcoder in PCODERS[config["model"]["spec"]]]
+HAS_FEEDBACK = MODELS[config["model"]["spec"]].has_feedback
 SWEEP_CELLS = {name: sweep_cells(sweep, HAS_FEEDBACK) for name, sweep in SWEEPS.items()}
-
-
-def sweep_folder(sweep, sigma):
-    return f"{RESULTS}/sweeps/{sweep}/sigma{sigma}"
 
 
 SWEEP_PLANS = {
@@ -23,29 +19,6 @@ SWEEP_PLANS = {
     for name, sweep in SWEEPS.items()
     for sigma in sweep["sigmas"]
 }
-
-
-def sweep_plan(wildcards):
-    try:
-        return SWEEP_PLANS[(wildcards.sweep, wildcards.sigma)]
-    except KeyError:
-        raise WorkflowError(f"sweep {wildcards.sweep!r} has no noise level {wildcards.sigma} in this configuration") from None
-
-
-def chunk_configurations(wildcards):
-    plan = sweep_plan(wildcards)
-    if wildcards.chunk not in plan:
-        raise WorkflowError(f"chunk {wildcards.chunk} is not in the plan of sweep {wildcards.sweep} at sigma {wildcards.sigma}")
-    return [configuration.as_dict() for configuration in plan[wildcards.chunk]]
-
-
-def sweep_chunks(wildcards):
-    folder = sweep_folder(wildcards.sweep, wildcards.sigma)
-    return [f"{folder}/chunks/{name}.h5" for name in sweep_plan(wildcards)]
-
-
-def sweep_outputs(name, filename):
-    return [f"{sweep_folder(name, sigma_label(sigma))}/{filename}" for sigma in SWEEPS[name]["sigmas"]]
 
 
 # extraction.device, batch_size and chunk_size are read by the script from the config: they change
@@ -71,7 +44,11 @@ rule sweep_chunk:
         timesteps=config["dynamics"]["timesteps"],
         thresholds=config["iou"]["thresholds"],
         code=script_code("sweep_chunk"),
-    threads: workflow.cores
+    threads: NETWORK_JOBS.cpus
+    resources:
+        **NETWORK_JOBS.resources(chunk_job_size),
+    conda:
+        CONDA_ENV
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}"),
     benchmark:
@@ -90,6 +67,8 @@ rule sweep_merge:
         kind=lambda wildcards: SWEEPS[wildcards.sweep]["kind"],
         sigma=lambda wildcards: SIGMAS[wildcards.sigma],
         code=script_code("sweep_merge"),
+    conda:
+        CONDA_ENV
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/merge"),
     benchmark:
@@ -106,6 +85,8 @@ rule sweep_maps:
     params:
         cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
         code=script_code("sweep_maps"),
+    conda:
+        CONDA_ENV
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/maps"),
     benchmark:
@@ -122,6 +103,8 @@ rule sweep_summary:
     params:
         bootstrap=config["bootstrap"],
         code=script_code("sweep_summary"),
+    conda:
+        CONDA_ENV
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/summary"),
     benchmark:

@@ -3,9 +3,9 @@
 #               `mini` PVGG trained on it.
 #   imagenet_s: the user's copy of ImageNet-S, and the published PVGG16 weights (fetch_weights).
 
-from pcgc.training import TRAINING_THREADS
-
-NUM_PCODERS = 5
+# File names and PCoder counts are pcgc.modelinfo's (also read by the fetch and the training).
+MINI = MODELS["mini"]
+PVGG16 = MODELS["pvgg16"]
 DEMO_WORLD = f"{RESULTS}/world"
 DEMO_WEIGHTS = f"{RESULTS}/weights"
 PVGG16_WEIGHTS = config["weights"]["directory"]
@@ -19,8 +19,8 @@ if config["world"] == "demo":
         "classifier": "dataset",  # the classifier's classes are the dataset's own
     }
     WEIGHTS = {
-        "backbone": f"{DEMO_WEIGHTS}/mini_backbone.pth",
-        "pmodules": [f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        "backbone": f"{DEMO_WEIGHTS}/{MINI.backbone_file()}",
+        "pmodules": [f"{DEMO_WEIGHTS}/{name}" for name in MINI.pmodule_files()],
         "identity": [],  # trained here: the files' dates say when they changed
     }
 else:
@@ -30,28 +30,10 @@ else:
     # mirror, an edit to the fetch code) reruns nothing, and identity.json (rule weights_identity),
     # which changes, and reruns them, only when what fixes the content changes.
     WEIGHTS = {
-        "backbone": ancient(f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth"),
-        "pmodules": [
-            ancient(f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth") for n in range(1, NUM_PCODERS + 1)
-        ],
+        "backbone": ancient(f"{PVGG16_WEIGHTS}/{PVGG16.backbone_file()}"),
+        "pmodules": [ancient(f"{PVGG16_WEIGHTS}/{name}") for name in PVGG16.pmodule_files()],
         "identity": [f"{PVGG16_WEIGHTS}/identity.json"],
     }
-
-
-def weights_identity(weights):
-    """What fixes the fetched files' content: each source's sha256 where given (the fetch verifies
-    it, wherever the file comes from), else its location."""
-    return {role: weights[role]["sha256"] or weights[role]["url"] or weights[role]["path"] for role in ("backbone", "feedback_archive")}
-
-
-def world_files(wildcards):
-    """The dataset files a job reads: the images' folder, the class list and the mapping file."""
-    files = {"root": WORLD["root"]}
-    if config["world"] == "imagenet_s":
-        files["categories"] = WORLD["categories"]
-        if WORLD["mapping"] is not None:
-            files["mapping"] = WORLD["mapping"]
-    return files
 
 
 rule demo_world:
@@ -60,6 +42,8 @@ rule demo_world:
     params:
         world={k: v for k, v in config["demo"].items() if k != "training"},
         code=script_code("demo_world"),
+    conda:
+        CONDA_ENV
     log:
         log_path("demo_world"),
     benchmark:
@@ -72,16 +56,19 @@ rule train_demo:
     input:
         world=DEMO_WORLD,
     output:
-        backbone=f"{DEMO_WEIGHTS}/mini_backbone.pth",
-        pmodules=[f"{DEMO_WEIGHTS}/mini_demo_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        backbone=f"{DEMO_WEIGHTS}/{MINI.backbone_file()}",
+        pmodules=[f"{DEMO_WEIGHTS}/{name}" for name in MINI.pmodule_files()],
         metrics=diagnostic_report(f"{DEMO_WEIGHTS}/training.json", "training", "Weights"),
     params:
         training=config["demo"]["training"],
         resize=config["selection"]["resize"],
         crop=config["selection"]["crop"],
         code=script_code("train_demo"),
-    # Training always runs TRAINING_THREADS torch threads (pcgc.training): its numbers depend on it.
-    threads: min(TRAINING_THREADS, workflow.cores)
+    # Training always runs TRAINING_THREADS torch threads (pcgc.modelinfo): its numbers depend on it.
+    # (A local run gives a job at most --cores threads; `workflow.cores` is unknown on a cluster.)
+    threads: TRAINING_THREADS
+    conda:
+        CONDA_ENV
     log:
         log_path("train_demo"),
     benchmark:
@@ -95,14 +82,16 @@ rule fetch_weights:
     # local copies to fetch nothing at all.
     localrule: True
     output:
-        backbone=f"{PVGG16_WEIGHTS}/vgg16_imagenet1k_v1.pth",
-        pmodules=[f"{PVGG16_WEIGHTS}/pvgg16_imagenet_pretrained_pc{n}_pmodule.pth" for n in range(1, NUM_PCODERS + 1)],
+        backbone=f"{PVGG16_WEIGHTS}/{PVGG16.backbone_file()}",
+        pmodules=[f"{PVGG16_WEIGHTS}/{name}" for name in PVGG16.pmodule_files()],
         manifest=f"{PVGG16_WEIGHTS}/manifest.json",
     # The sources' locations, timeout and retries are read by the script from the config: they say
     # how to fetch, not what, so changing them reruns nothing.
     params:
         identity=weights_identity(config["weights"]),
         code=script_code("fetch_weights"),
+    conda:
+        CONDA_ENV
     log:
         log_path("fetch_weights"),
     benchmark:
@@ -117,6 +106,8 @@ rule weights_identity:
     params:
         identity=weights_identity(config["weights"]),
         code=script_code("weights_identity"),
+    conda:
+        CONDA_ENV
     log:
         log_path("weights_identity"),
     benchmark:

@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from pcgc.models import NORMALIZATION
+from pcgc.modelinfo import MODELS
 from pcgc.stages.inputs import write_inputs
 from pcgc.workflow import run_job
 
 
 def main() -> None:
-    mean, std = NORMALIZATION[snakemake.params.spec]
+    model = MODELS[snakemake.params.spec]
+    mean, std = model.mean, model.std
     write_inputs(
         Path(snakemake.input.selection),
         Path(snakemake.output[0]),

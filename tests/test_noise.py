@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from pcgc.models.pvgg16 import IMAGENET_MEAN, IMAGENET_STD
+from pcgc.modelinfo import IMAGENET_MEAN, IMAGENET_STD
 from pcgc.noise import make_inputs
 from pcgc.stages.network import resolve_device
 

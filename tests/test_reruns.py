@@ -55,11 +55,22 @@ def test_every_spelling_of_the_results_folder_reruns_alike(demo, spelling):
 
 
 def test_a_rule_reruns_when_a_module_its_script_imports_changes(demo):
-    # noisy_inputs' script takes each spec's mean and std from pcgc.models, not from its stage module.
-    assert "pcgc.models" in script_modules(REPO / "scripts/noisy_inputs.py")
-    assert edited(*demo, "models/__init__.py") == {
-        "train_demo": 1, "noisy_inputs": 1, **AFTER_THE_WEIGHTS
+    # noisy_inputs' script takes each spec's mean and std from pcgc.modelinfo, not from its stage module.
+    assert "pcgc.modelinfo" in script_modules(REPO / "scripts/noisy_inputs.py")
+    # pcgc.modelinfo reaches the selection too, through the geometry's default crop.
+    assert edited(*demo, "modelinfo.py") == {
+        "train_demo": 1, "select_images": 1, "noisy_inputs": 1, **AFTER_THE_WEIGHTS
     }
+
+
+def test_scheduler_resources_and_the_device_rerun_nothing(demo):
+    workdir, _ = demo
+    config = without_sweeps(tiny_config())
+    config["extraction"]["device"] = "cpu"
+    config["resources"].update(
+        cpus=1, mem_mb=500, gpu_model="a100", gflops={"cpu": 1, "cuda": 2}, runtime={"safety_factor": 10, "min_minutes": 99}
+    )
+    assert planned(workdir, write_config(workdir, config, "resources.yaml")) == {}
 
 
 def test_a_module_no_script_imports_reruns_nothing_it_does_not_reach(demo):

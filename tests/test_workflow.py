@@ -86,6 +86,7 @@ def test_execution_settings_rerun_nothing(workflow):
     workdir, _ = workflow
     config = tiny_config()
     config["extraction"].update(batch_size=3, device="cpu", chunk_size=1)
+    config["resources"].update(cpus=1, mem_mb=500, gpu_model="a100", runtime={"safety_factor": 10, "min_minutes": 99})
     assert planned_jobs(workdir, write_config(workdir, config, "execution.yaml")) == {}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "scripts", "pcgc", "report", "profiles")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "scripts", "pcgc", "report", "profiles", "envs")
 
 
 def copy_workflow(destination: Path) -> Path:

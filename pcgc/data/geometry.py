@@ -23,6 +23,8 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
+from pcgc.modelinfo import MODELS
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -87,4 +89,4 @@ class Geometry:
 
 
 # Predify's transform for PVGG16: Resize(224) + CenterCrop(224).
-PREDIFY_GEOMETRY = Geometry(resize=224, crop=224)
+PREDIFY_GEOMETRY = Geometry(resize=MODELS["pvgg16"].input_size, crop=MODELS["pvgg16"].input_size)

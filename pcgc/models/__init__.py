@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pcgc.models.base import PCoderSpec, PredictiveCodingNetwork
-from pcgc.models import mini, pvgg16
+from pcgc.modelinfo import MODELS, PCoderSpec
+from pcgc.models.base import PredictiveCodingNetwork
 from pcgc.models.mini import build_mini
 from pcgc.models.pvgg16 import build_pvgg16
 
@@ -14,12 +14,9 @@ SPECS: dict[str, Callable[[int], PredictiveCodingNetwork]] = {
     "mini": build_mini,
 }
 
-PCODERS: dict[str, tuple[PCoderSpec, ...]] = {"pvgg16": pvgg16.PCODERS, "mini": mini.PCODERS}
-# (mean, std) of each spec's input normalization, known without building the network.
-NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "pvgg16": (pvgg16.IMAGENET_MEAN, pvgg16.IMAGENET_STD),
-    "mini": (pvgg16.IMAGENET_MEAN, pvgg16.IMAGENET_STD),
-}
+# What is known without building a network lives in pcgc.modelinfo (no torch); these are views of it.
+PCODERS: dict[str, tuple[PCoderSpec, ...]] = {name: info.pcoders for name, info in MODELS.items()}
+NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {name: (info.mean, info.std) for name, info in MODELS.items()}
 
 
 def build_network(spec: str, num_classes: int) -> PredictiveCodingNetwork:

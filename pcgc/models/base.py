@@ -12,24 +12,12 @@ stages then the head is exactly the backbone's forward pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class PCoderSpec:
-    """One PCoder: where it is attached and how it behaves by default."""
-
-    module: str
-    """Dotted name of the backbone module whose output this PCoder replaces (e.g. `features.3`)."""
-    has_feedback: bool
-    """Whether it receives the prediction of the PCoder above (False for the top PCoder)."""
-    beta: float
-    lam: float
-    alpha: float
+from pcgc.modelinfo import PCoderSpec
 
 
 class PredictiveCodingNetwork(nn.Module):

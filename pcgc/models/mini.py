@@ -13,19 +13,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pcgc.models.base import PCoderSpec, PredictiveCodingNetwork, vgg_layout_network
-from pcgc.models.pvgg16 import IMAGENET_MEAN, IMAGENET_STD
+from pcgc.modelinfo import MODELS
+from pcgc.models.base import PredictiveCodingNetwork, vgg_layout_network
 
+INFO = MODELS["mini"]
 WIDTHS = (8, 16, 32, 64, 64)
-INPUT_SIZE = 96
-# Two conv+BN+ReLU triples per block, then a 2x2 max-pool: the last ReLUs at 5, 12, 19, 26, 33.
-PCODERS = (
-    PCoderSpec("features.5", True, 0.20, 0.05, 0.01),
-    PCoderSpec("features.12", True, 0.40, 0.10, 0.01),
-    PCoderSpec("features.19", True, 0.40, 0.10, 0.01),
-    PCoderSpec("features.26", True, 0.50, 0.10, 0.01),
-    PCoderSpec("features.33", False, 0.60, 0.00, 0.01),
-)
+# Two conv+BN+ReLU triples per block, then a 2x2 max-pool: the PCoders (pcgc.modelinfo) sit at the
+# last ReLUs.
+PCODERS = INFO.pcoders
 
 
 class MiniVGG(nn.Module):
@@ -77,7 +72,7 @@ def build_mini(num_classes: int) -> PredictiveCodingNetwork:
         PCODERS,
         mini_pmodules(),
         num_classes=num_classes,
-        input_size=INPUT_SIZE,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+        input_size=INFO.input_size,
+        mean=INFO.mean,
+        std=INFO.std,
     )

@@ -1,0 +1,202 @@
+"""The tiny demo through profiles/slurm on a real SLURM: every job goes through sbatch (the
+scheduler's own job completion records say so), sweep chunks go out as a job array, and every
+output equals that of a local run of the same configuration.
+
+The cluster is the one already running, or one started here with .ci/slurm/start.sh and stopped
+afterwards (root only; .ci/slurm/install.sh installs Debian's packages). Without SLURM the test is
+skipped, unless PCGC_REQUIRE_SLURM=1 (set by .ci/run), where a missing SLURM is a failure.
+
+The test cluster has no accounting database: the executor follows its jobs with `squeue`
+(`--slurm-status-command squeue`), and the record of what ran is slurmctld's job completion log
+(jobcomp/filetxt). Its node has no GPU, so the network jobs' GPU request is overridden with
+`--set-resources <rule>:gpu=0`; everything else comes from profiles/slurm as shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, snakemake, tiny_config, write_config
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+NETWORK_RULES = ("extract", "sweep_chunk", "fig1_cams")
+# Settings of the accounting-free test cluster, not of the profile: job states from squeue, and the
+# first status check after 1 s instead of 40 (a tiny job is done by then).
+TEST_CLUSTER_ARGS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("PCGC_REQUIRE_SLURM") == "1":
+        pytest.fail(f"PCGC_REQUIRE_SLURM=1, but {reason}")
+    pytest.skip(reason)
+
+
+def _node_state() -> str | None:
+    try:
+        result = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
+
+
+def _slurm_setting(name: str) -> str:
+    text = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
+    match = re.search(rf"^{name}\s*=\s*(\S*)", text, re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The job completion log of a running SLURM (started here when none runs, and then stopped)."""
+    if shutil.which("sbatch") is None:
+        _unavailable("SLURM is not installed (.ci/slurm/install.sh installs it)")
+    scratch = None
+    if _node_state() is None:
+        if os.geteuid() != 0 or shutil.which("slurmctld") is None:
+            _unavailable("no SLURM cluster runs, and starting one here needs root and slurmctld")
+        scratch = tmp_path_factory.mktemp("slurm")
+        subprocess.run(["bash", str(REPO / ".ci/slurm/start.sh"), str(scratch)], check=True, timeout=180)
+    try:
+        if _slurm_setting("JobCompType") != "jobcomp/filetxt":
+            pytest.fail("the cluster keeps no job completion log (JobCompType=jobcomp/filetxt, as .ci/slurm/start.sh sets)")
+        yield Path(_slurm_setting("JobCompLoc"))
+    finally:
+        if scratch is not None:
+            subprocess.run(["bash", str(REPO / ".ci/slurm/stop.sh"), str(scratch)], check=True, timeout=120)
+
+
+def completion_records(log: Path, workdir: Path) -> list[dict[str, str]]:
+    """slurmctld's records of the jobs that ran in `workdir` (one `Key=value ...` line each)."""
+    records = []
+    for line in log.read_text().splitlines():
+        record = dict(field.split("=", 1) for field in line.split() if "=" in field)
+        if Path(record.get("WorkDir", "/nonexistent")).resolve() == workdir.resolve():
+            records.append(record)
+    return records
+
+
+def submissions(output: str) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """What the executor says it submitted: SLURM job ids by rule (from each job's SLURM log
+    folder), and each array job's id with its number of tasks."""
+    singles: dict[str, list[str]] = {}
+    for jobid, rule in re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/", output):
+        singles.setdefault(rule, []).append(jobid)
+    arrays = {
+        jobid: len(ids.split(","))
+        for ids, jobid in re.findall(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)", output)
+    }
+    return singles, arrays
+
+
+def result_files(results: Path) -> set[str]:
+    # Logs and benchmarks record how a job ran (times, hosts), not what it computed.
+    return {
+        str(path.relative_to(results))
+        for path in results.rglob("*")
+        if path.is_file() and path.relative_to(results).parts[0] not in ("logs", "benchmarks")
+    }
+
+
+def assert_h5_equal(a: Path, b: Path) -> None:
+    with h5py.File(a) as left, h5py.File(b) as right:
+        names: list[str] = []
+        left.visit(names.append)
+        other: list[str] = []
+        right.visit(other.append)
+        assert names == other, a
+        for name in ["/", *names]:
+            assert dict(left[name].attrs) == dict(right[name].attrs), f"{a}: attributes of {name}"
+            if isinstance(left[name], h5py.Dataset):
+                assert np.array_equal(left[name][()], right[name][()]), f"{a}: dataset {name}"
+
+
+def assert_same_output(name: str, local: Path, cluster: Path) -> None:
+    suffix = Path(name).suffix
+    if suffix == ".h5":
+        assert_h5_equal(local, cluster)
+    elif suffix == ".parquet":
+        pd.testing.assert_frame_equal(pd.read_parquet(local), pd.read_parquet(cluster), check_exact=True)
+    elif suffix == ".csv":
+        pd.testing.assert_frame_equal(pd.read_csv(local), pd.read_csv(cluster), check_exact=True)
+    elif suffix == ".pth":
+        left, right = (torch.load(path, map_location="cpu", weights_only=True) for path in (local, cluster))
+        assert left.keys() == right.keys() and all(torch.equal(left[k], right[k]) for k in left), name
+    elif suffix == ".json":
+        # training.json records how long training took (`seconds`): how it ran, not what it computed.
+        left, right = (json.loads(path.read_text()) for path in (local, cluster))
+        for record in (left, right):
+            record.pop("seconds", None)
+        assert left == right, name
+    elif suffix in (".png", ".pdf") and Path(name).parts[0] == "figures":
+        # Drawn from tables compared above; PDFs carry their creation date.
+        assert cluster.stat().st_size > 1000, name
+    elif name.endswith(".snakemake_timestamp"):
+        pass  # a directory output's time stamp
+    else:
+        assert local.read_bytes() == cluster.read_bytes(), name
+
+
+def test_the_tiny_demo_through_profiles_slurm_equals_a_local_run(cluster, tmp_path):
+    config = tiny_config()
+    # One core and 2 GB per network job, so that two jobs share the test node (2 cores). The same
+    # settings in both runs: resources change no result, but a thread count can move the last bits.
+    config["resources"].update(cpus=1, mem_mb=2000)
+    local = copy_workflow(tmp_path / "local")
+    on_slurm = copy_workflow(tmp_path / "slurm")
+    snakemake(local, write_config(local, config))
+
+    configfile = write_config(on_slurm, config)
+    expected = planned_jobs(on_slurm, configfile)
+    expected.pop("all")  # a target without a job
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--configfile", str(configfile), *TEST_CLUSTER_ARGS,
+         "--set-resources", *(f"{rule}:gpu=0" for rule in NETWORK_RULES)],
+        cwd=on_slurm, capture_output=True, text=True, timeout=1800,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    print(f"through SLURM in {time.monotonic() - started:.0f} s")
+
+    # What the executor submitted: every job of the plan; the sweep chunks that were ready together
+    # as array jobs (a chunk that became ready alone goes out alone).
+    singles, arrays = submissions(output)
+    assert arrays and max(arrays.values()) > 1, output
+    chunks_alone = len(singles.get("sweep_chunk", []))
+    assert chunks_alone + sum(arrays.values()) == expected["sweep_chunk"], output
+    assert {rule: len(ids) for rule, ids in singles.items() if rule != "sweep_chunk"} == {
+        rule: count for rule, count in expected.items() if rule != "sweep_chunk"
+    }
+
+    # What the scheduler ran: each of those jobs, completed with exit code 0, and nothing else.
+    records = completion_records(cluster, on_slurm)
+    assert all(r["JobState"] == "COMPLETED" and r["ExitCode"] == "0:0" for r in records), records
+    plain = sorted(r["JobId"] for r in records if "ArrayJobId" not in r)
+    assert plain == sorted(jobid for ids in singles.values() for jobid in ids)
+    tasks: dict[str, int] = {}
+    for record in records:
+        if "ArrayJobId" in record:
+            tasks[record["ArrayJobId"]] = tasks.get(record["ArrayJobId"], 0) + 1
+    assert tasks == arrays
+    assert len(records) == sum(expected.values())
+
+    # The same results as the local run, and nothing left to do.
+    local_files, cluster_files = result_files(local / "results/tiny"), result_files(on_slurm / "results/tiny")
+    assert local_files == cluster_files
+    for name in sorted(local_files):
+        assert_same_output(name, local / "results/tiny" / name, on_slurm / "results/tiny" / name)
+    assert planned_jobs(on_slurm, configfile) == {}
