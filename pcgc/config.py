@@ -132,10 +132,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
             messages.append(f"figures.fig2.hyperparameter_sets[{n}]: {name!r} is not a set in `hyperparameters`")
     if fig2["sigma"] not in config["noise"]["sigmas"]:
         messages.append(f"figures.fig2.sigma: {fig2['sigma']} is not one of noise.sigmas {config['noise']['sigmas']}")
-    if fig2["threshold"] not in config["iou"]["thresholds"]:
-        messages.append(
-            f"figures.fig2.threshold: {fig2['threshold']} is not one of iou.thresholds {config['iou']['thresholds']}"
-        )
+    messages += _fig2_score_errors(config["scores"], fig2)
     messages += _sweep_errors(config)
     messages += _figure_errors(config)
     messages += _sigma_label_errors(config)
@@ -148,6 +145,20 @@ def _semantic_errors(config: Mapping) -> list[str]:
             f"{config['demo']['num_classes'] * config['demo']['val_per_class']} validation images"
         )
     return messages
+
+
+def _fig2_score_errors(scores: Mapping, fig2: Mapping) -> list[str]:
+    metric, parameter = fig2["metric"], fig2["parameter"]
+    if metric not in scores["metrics"]:
+        return [f"figures.fig2.metric: {metric!r} is not one of scores.metrics {scores['metrics']}"]
+    allowed = {"iou": ("thresholds", scores["thresholds"]), "pointing_game": ("pointing_tolerances", scores["pointing_tolerances"])}
+    if metric in allowed:
+        key, values = allowed[metric]
+        if parameter not in values:
+            return [f"figures.fig2.parameter: {parameter} is not one of scores.{key} {values} (metric {metric})"]
+    elif parameter is not None:
+        return [f"figures.fig2.parameter: metric {metric} takes no parameter; set it to null, not {parameter}"]
+    return []
 
 
 def _sweep_errors(config: Mapping) -> list[str]:
@@ -193,7 +204,7 @@ def _timesteps_errors(key: str, shown: Any, timesteps: int) -> list[str]:
 def _figure_errors(config: Mapping) -> list[str]:
     messages = []
     figures, sweeps, timesteps = config["figures"], config["sweeps"], config["dynamics"]["timesteps"]
-    thresholds = config["iou"]["thresholds"]
+    thresholds = config["scores"]["thresholds"]
     for figure, kind in (("fig3", "single_pcoder"), ("fig4", "shared")):
         entry = figures[figure]
         if entry is None:
@@ -207,7 +218,9 @@ def _figure_errors(config: Mapping) -> list[str]:
         elif "sigma" in entry and entry["sigma"] not in sweep["sigmas"]:
             messages.append(f"{key}.sigma: {entry['sigma']} is not one of sweeps.{entry['sweep']}.sigmas {sweep['sigmas']}")
         if entry["threshold"] not in thresholds:
-            messages.append(f"{key}.threshold: {entry['threshold']} is not one of iou.thresholds {thresholds}")
+            messages.append(f"{key}.threshold: {entry['threshold']} is not one of scores.thresholds {thresholds}")
+        if "iou" not in config["scores"]["sweep_metrics"]:
+            messages.append(f"{key}: draws the sweeps' IoU, but scores.sweep_metrics {config['scores']['sweep_metrics']} lacks iou")
         messages += _timesteps_errors(f"{key}.timesteps", entry["timesteps"], timesteps)
     fig1 = figures["fig1"]
     if fig1 is not None:

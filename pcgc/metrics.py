@@ -1,15 +1,32 @@
-"""Intersection over union between thresholded Grad-CAMs and ground-truth object masks.
+"""Localisation metrics: how well normalised CAMs ([0, 1] maps) find the object of a mask.
 
-`iou` takes NumPy arrays or torch tensors (on any device) and returns the same kind, so that the
-sweeps score their maps where they are computed and the per-extraction scoring shares the code.
+Every metric is a pure, batched function of (maps ``[..., H, W]``, ``foreground`` and ``valid``
+bool masks that broadcast against them) on NumPy arrays or torch tensors on any device, and
+returns the same kind (float64). `METRICS` is the registry the scoring reads (README, "Scores").
+
+One policy for undefined values, the same in every metric:
+
+* ``valid`` is False on the mask's ignore pixels: they are removed from the map and the mask
+  alike, for every metric (never counted as object, background, mass or maximum).
+* An image with no object pixel among its valid ones gets NaN: nothing can be found, so no
+  metric may call it a hit (nor a miss). AUROC is also NaN when no valid pixel is background.
+* A map that is the same everywhere (after `pcgc.cam.normalize_cam`, a constant raw map is zero
+  everywhere) carries no information and scores what a random guess scores: AUROC 0.5, average
+  precision and energy share the object's share of the valid pixels, the pointing game the share
+  of valid pixels that count as hits; its IoU is 0 at every threshold (nothing is predicted).
+* Ties are resolved as a uniformly random order would be on average: the pointing game scores the
+  share of the maximal pixels (equal values) that are hits; AUROC counts tied object/background
+  pairs as one half; AP and PxAP step through tied pixels together, as scikit-learn does.
 """
 
 from __future__ import annotations
 
-from typing import Sequence, TypeVar
+from dataclasses import dataclass
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
@@ -34,34 +51,12 @@ def at_least(level: float, dtype: torch.dtype) -> torch.Tensor:
     return value
 
 
-def iou(cam: Array, foreground: Array, valid: Array, thresholds: Sequence[float]) -> Array:
-    """IoU between ``cam >= threshold`` and the ground-truth ``foreground``, per image.
-
-    Parameters
-    ----------
-    cam:
-        Float array ``(..., H, W)`` of CAMs already normalised to [0, 1] (NumPy or torch).
-    foreground:
-        Bool array ``(..., H, W)``: True on the ground-truth object.
-    valid:
-        Bool array ``(..., H, W)``: False on ignore pixels, which are removed from both the
-        predicted and the true region.
-    thresholds:
-        Values ``t`` with ``0 < t <= 1``; a pixel is predicted when ``cam >= t``.
-
-    The leading dimensions of the three arrays broadcast against each other (e.g. cam
-    ``[N, T, H, W]`` with foreground/valid ``[N, 1, H, W]``).
-
-    Returns
-    -------
-    float64 array (NumPy for NumPy input, else a tensor on cam's device) of shape ``(len(thresholds), *broadcast_leading_shape)``. Where the union is
-    empty (no predicted and no true pixel among the valid ones) the IoU is undefined and the
-    result is NaN; callers must decide what to do with those entries.
-    """
+def _inputs(cam, foreground, valid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Size, bool]:
+    """The three arrays as tensors, checked: float maps in [0, 1], bool masks, a shared (H, W) and
+    broadcastable leading dimensions. Also returns the broadcast leading shape and whether the
+    input was NumPy (results are returned in the same kind)."""
     as_numpy = not isinstance(cam, torch.Tensor)
     cam, foreground, valid = (x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x)) for x in (cam, foreground, valid))
-    levels = _validated_thresholds(thresholds)
-
     for name, array in (("cam", cam), ("foreground", foreground), ("valid", valid)):
         if array.ndim < 2:
             raise ValueError(f"{name} must have shape (..., H, W), got shape {tuple(array.shape)}")
@@ -92,6 +87,36 @@ def iou(cam: Array, foreground: Array, valid: Array, thresholds: Sequence[float]
         if low < 0 or high > 1:
             raise ValueError(f"cam must be normalised to [0, 1], got range [{low}, {high}]")
 
+    return cam, foreground, valid, leading, as_numpy
+
+
+def iou(cam: Array, foreground: Array, valid: Array, thresholds: Sequence[float]) -> Array:
+    """IoU between ``cam >= threshold`` and the ground-truth ``foreground``, per image.
+
+    Parameters
+    ----------
+    cam:
+        Float array ``(..., H, W)`` of CAMs already normalised to [0, 1] (NumPy or torch).
+    foreground:
+        Bool array ``(..., H, W)``: True on the ground-truth object.
+    valid:
+        Bool array ``(..., H, W)``: False on ignore pixels, which are removed from both the
+        predicted and the true region.
+    thresholds:
+        Values ``t`` with ``0 < t <= 1``; a pixel is predicted when ``cam >= t``.
+
+    The leading dimensions of the three arrays broadcast against each other (e.g. cam
+    ``[N, T, H, W]`` with foreground/valid ``[N, 1, H, W]``).
+
+    Returns
+    -------
+    float64 array (NumPy for NumPy input, else a tensor on cam's device) of shape ``(len(thresholds), *broadcast_leading_shape)``. Where the union is
+    empty (no predicted and no true pixel among the valid ones) the IoU is undefined and the
+    result is NaN; callers must decide what to do with those entries.
+    """
+    levels = _validated_thresholds(thresholds)
+    cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+
     truth = foreground & valid
     result = torch.empty((levels.size, *leading), dtype=torch.float64, device=cam.device)
     for k, level in enumerate(levels.tolist()):
@@ -102,3 +127,220 @@ def iou(cam: Array, foreground: Array, valid: Array, thresholds: Sequence[float]
         ratio = intersection.to(torch.float64) / union.clamp(min=1).to(torch.float64)
         result[k] = torch.where(union > 0, ratio, torch.nan)
     return result.cpu().numpy() if as_numpy else result
+
+
+def _returned(result: torch.Tensor, as_numpy: bool):
+    return result.cpu().numpy() if as_numpy else result
+
+
+def _sums(x: torch.Tensor) -> torch.Tensor:
+    return x.sum(dim=(-2, -1), dtype=torch.float64)
+
+
+def energy_pointing(cam: Array, foreground: Array, valid: Array) -> Array:
+    """Energy-based pointing game (Wang et al., Score-CAM, CVPR-W 2020): the share of the map's
+    mass (sum of its values over the valid pixels) that lies on the object. In [0, 1]; NaN where
+    the object has no valid pixel; a map of zero mass scores the object's share of the valid
+    pixels (as a uniform map would). Shape: the broadcast leading shape."""
+    cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    truth = foreground & valid
+    mass = _sums(cam * valid)
+    inside = _sums(cam * truth)
+    area, covered = _sums(valid.expand(*leading, *valid.shape[-2:])), _sums(truth.expand(*leading, *truth.shape[-2:]))
+    share = torch.where(mass > 0, inside / mass.clamp(min=torch.finfo(torch.float64).tiny), covered / area.clamp(min=1))
+    return _returned(torch.where(covered > 0, share, torch.nan).reshape(leading), as_numpy)
+
+
+def _validated_tolerances(tolerances: Sequence[float]) -> list[float]:
+    values = list(tolerances)
+    if not values:
+        raise ValueError("pointing-game tolerances must be a non-empty sequence")
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not (np.isfinite(v) and v >= 0)]
+    if bad:
+        raise ValueError(f"pointing-game tolerances must be finite numbers >= 0 (pixels); offending values: {bad}")
+    return [float(v) for v in values]
+
+
+def _within(truth: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """Pixels within Euclidean distance `tolerance` (pixels) of a True pixel of `truth` [..., H, W]."""
+    radius = int(np.floor(tolerance))
+    if radius == 0:
+        return truth
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    disk = (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= tolerance**2).to(torch.float32)
+    flat = truth.reshape(-1, 1, *truth.shape[-2:]).to(torch.float32)
+    reached = F.conv2d(flat, disk.to(truth.device)[None, None], padding=radius) > 0.5
+    return reached.reshape(truth.shape)
+
+
+def pointing_game(cam: Array, foreground: Array, valid: Array, tolerances: Sequence[float]) -> Array:
+    """Pointing game (Zhang et al., "Top-down neural attention by excitation backprop", ECCV 2016):
+    a hit when the map's maximum over the valid pixels lies on the object, or within `tolerance`
+    pixels (Euclidean, at the mask's resolution) of a valid object pixel.
+
+    Ties at the maximum (pixels of exactly the maximal value) score the share of them that are
+    hits, the expected hit of a random choice among them: 1 or 0 for a single maximum, and for a
+    constant map the share of valid pixels that count as hits. NaN where the object has no valid
+    pixel. Shape ``(len(tolerances), *leading)``."""
+    levels = _validated_tolerances(tolerances)
+    cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    truth = foreground & valid
+    covered = truth.any(dim=-1).any(dim=-1)
+    masked = torch.where(valid, cam, -torch.inf)
+    peak = masked.amax(dim=(-2, -1), keepdim=True)
+    top = (masked == peak) & valid
+    count = _sums(top.expand(*leading, *cam.shape[-2:]))
+    result = torch.empty((len(levels), *leading), dtype=torch.float64, device=cam.device)
+    for k, tolerance in enumerate(levels):
+        hits = _sums(top & _within(truth, tolerance))
+        result[k] = torch.where(covered & (count > 0), hits / count.clamp(min=1), torch.nan)
+    return _returned(result, as_numpy)
+
+
+def _ranked(cam: torch.Tensor, foreground: torch.Tensor, valid: torch.Tensor, leading: torch.Size):
+    """Per map (rows of the flattened broadcast), its valid pixels sorted by decreasing value, with
+    the cumulative object and background counts and, for every position, the first and last
+    position of its group of equal values (scikit-learn's thresholds are the distinct values)."""
+    shape = (*leading, *cam.shape[-2:])
+    pixels = cam.shape[-2] * cam.shape[-1]
+    truth = (foreground & valid).expand(shape).reshape(-1, pixels)
+    background = (~foreground & valid).expand(shape).reshape(-1, pixels)
+    # Invalid pixels go last, below every valid value, and weigh nothing.
+    values = torch.where(valid, cam, -torch.inf).expand(shape).reshape(-1, pixels)
+    values, order = values.sort(dim=1, descending=True)
+    positive, negative = truth.gather(1, order), background.gather(1, order)
+    tp = positive.cumsum(1, dtype=torch.int64)
+    fp = negative.cumsum(1, dtype=torch.int64)
+    index = torch.arange(pixels, device=cam.device).expand_as(values)
+    change = values[:, 1:] != values[:, :-1]
+    last = torch.ones_like(positive)
+    last[:, :-1] = change
+    first = torch.ones_like(positive)
+    first[:, 1:] = change
+    group_end = torch.where(last, index, pixels - 1).flip(1).cummin(1).values.flip(1)
+    group_start = torch.where(first, index, 0).cummax(1).values
+    return positive, negative, tp, fp, group_start, group_end
+
+
+def ranking_metrics(cam: Array, foreground: Array, valid: Array) -> tuple[Array, Array]:
+    """`mask_auroc` and `mask_average_precision` from one sort of the pixels (the costly part)."""
+    cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    positive, negative, tp, fp, start, end = _ranked(cam, foreground, valid, leading)
+    total_pos, total_neg = tp[:, -1].to(torch.float64), fp[:, -1].to(torch.float64)
+    # AUROC: per background pixel, the object pixels above it, plus half of those tied with it.
+    before = (tp - positive.to(torch.int64)).gather(1, start)
+    through = tp.gather(1, end)
+    pairs = ((before + through).to(torch.float64) * 0.5 * negative).sum(1)
+    auc = torch.where((total_pos > 0) & (total_neg > 0), pairs / (total_pos * total_neg).clamp(min=1), torch.nan)
+    # AP: each object pixel adds 1 / total to the recall at its group's end, weighted by the precision there.
+    precision = through.to(torch.float64) / (tp + fp).gather(1, end).clamp(min=1).to(torch.float64)
+    ap = torch.where(total_pos > 0, (precision * positive).sum(1) / total_pos.clamp(min=1), torch.nan)
+    return _returned(auc.reshape(leading), as_numpy), _returned(ap.reshape(leading), as_numpy)
+
+
+def mask_auroc(cam: Array, foreground: Array, valid: Array) -> Array:
+    """Area under the ROC curve of the map's values as a per-pixel object detector over all
+    thresholds, per image (valid pixels only): the probability that a random object pixel has a
+    higher value than a random background pixel, ties counting one half (scikit-learn's
+    ``roc_auc_score``). NaN where the object or the background has no valid pixel."""
+    return ranking_metrics(cam, foreground, valid)[0]
+
+
+def mask_average_precision(cam: Array, foreground: Array, valid: Array) -> Array:
+    """Average precision of the map's values as a per-pixel object detector over all thresholds,
+    per image (valid pixels only): sum over the distinct values, in decreasing order, of the gain
+    in recall times the precision there (scikit-learn's ``average_precision_score``, no
+    interpolation). NaN where the object has no valid pixel; 1 where every valid pixel is object."""
+    return ranking_metrics(cam, foreground, valid)[1]
+
+
+PXAP_BINS = 1000
+"""PxAP's threshold grid: t = k / PXAP_BINS, k = 0..PXAP_BINS - 1 (a pixel is predicted at t when
+its value >= t; values are binned by floor(value * PXAP_BINS), 1 falling in the last bin)."""
+
+
+def pixel_counts(cam: Array, foreground: Array, valid: Array, bins: int = PXAP_BINS) -> Array:
+    """Valid object and background pixels per value bin, per map: int64 ``[2, *leading, bins]``
+    (object first). Counts add over images, so PxAP over a dataset is built from batches."""
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    shape = (*leading, *cam.shape[-2:])
+    rows = int(np.prod(leading, dtype=np.int64))
+    binned = (cam.expand(shape).reshape(rows, -1).to(torch.float64) * bins).floor().clamp(max=bins - 1).to(torch.int64)
+    binned = binned + bins * torch.arange(rows, device=cam.device)[:, None]
+    counts = torch.empty((2, rows * bins), dtype=torch.int64, device=cam.device)
+    for k, region in enumerate(((foreground & valid), (~foreground & valid))):
+        counts[k] = torch.bincount(binned[region.expand(shape).reshape(rows, -1)], minlength=rows * bins)
+    return _returned(counts.reshape(2, *leading, bins), as_numpy)
+
+
+def average_precision_from_counts(counts: Array) -> Array:
+    """PxAP (Choe et al., "Evaluating weakly supervised object localization methods right",
+    CVPR 2020): the average precision of all pixels of a dataset pooled, from `pixel_counts` summed
+    over its images (``[2, ..., bins]``); the thresholds are the bins. NaN where no object pixel."""
+    as_numpy = not isinstance(counts, torch.Tensor)
+    counts = counts if not as_numpy else torch.from_numpy(np.asarray(counts))
+    if counts.ndim < 2 or counts.shape[0] != 2 or counts.is_floating_point() or counts.dtype == torch.bool:
+        raise ValueError(f"counts must be integer [2, ..., bins] (object, background), got {counts.dtype} {tuple(counts.shape)}")
+    if bool((counts < 0).any()):
+        raise ValueError("counts must be >= 0")
+    # From the highest bin down: pixels predicted at threshold k / bins.
+    above = counts.flip(-1).cumsum(-1).to(torch.float64)
+    tp, seen = above[0], above[0] + above[1]
+    gain = counts[0].flip(-1).to(torch.float64)
+    total = tp[..., -1]
+    ap = (gain * tp / seen.clamp(min=1)).sum(-1) / total.clamp(min=1)
+    return _returned(torch.where(total > 0, ap, torch.nan), as_numpy)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered localisation metric.
+
+    ``compute(maps, foreground, valid, parameters, cache)`` returns ``[len(parameters), *leading]``
+    (``parameters`` is ``[None]`` for a metric without one); ``cache`` is a dict shared by the
+    metrics scored on the same maps, so that AUROC and AP sort the pixels once. A dataset-level
+    metric (``per_image`` False) has no per-image value: it is built from `pixel_counts` summed
+    over the images, by `average_precision_from_counts`.
+    """
+
+    name: str
+    parameter: str | None
+    """What the parameter is ("threshold", "tolerance"), None for a metric without one."""
+    per_image: bool
+    compute: Callable | None
+    meaning: str
+
+
+def _no_parameter(parameters: Sequence) -> None:
+    if list(parameters) != [None]:
+        raise ValueError(f"this metric takes no parameter, got {list(parameters)!r}")
+
+
+def _energy(cam, foreground, valid, parameters, cache):
+    _no_parameter(parameters)
+    return energy_pointing(cam, foreground, valid)[None]
+
+
+def _ranking(position: int) -> Callable:
+    def compute(cam, foreground, valid, parameters, cache):
+        _no_parameter(parameters)
+        if "ranking" not in cache:
+            cache["ranking"] = ranking_metrics(cam, foreground, valid)
+        return cache["ranking"][position][None]
+
+    return compute
+
+
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        Metric("iou", "threshold", True, lambda c, f, v, p, cache: iou(c, f, v, p), "IoU of {map >= threshold} with the object"),
+        Metric("energy_pointing", None, True, _energy, "share of the map's mass on the object (Wang et al. 2020)"),
+        Metric("pointing_game", "tolerance", True, lambda c, f, v, p, cache: pointing_game(c, f, v, p), "maximum on the object, within tolerance pixels (Zhang et al. 2016)"),
+        Metric("auroc", None, True, _ranking(0), "pixel ROC AUC of the map against the object, per image"),
+        Metric("average_precision", None, True, _ranking(1), "pixel average precision of the map against the object, per image"),
+        Metric("pxap", None, False, None, "pixel average precision over the dataset's pooled pixels (Choe et al. 2020)"),
+    )
+}

@@ -1,58 +1,109 @@
-"""Scoring raw Grad-CAM maps against object masks, on whatever device the maps are on.
+"""Scoring raw CAMs against object masks, on whatever device the maps are on.
 
-`score_maps` is what both the per-extraction `iou` stage and the sweeps call: normalise the raw
-maps as pytorch-grad-cam does (`pcgc.cam.normalize_cam`), resize them to the mask, and compute
-each score. A score is a metric and its parameter (`Score`); today the metric is the IoU at each
-configured threshold, and a table of scores has one row per score so that more can be added
-without a new file format.
+`score_maps` is what the per-extraction `score` stage, the sweeps and Figure 1 call: normalise the
+raw maps as pytorch-grad-cam does (`pcgc.cam.normalize_cam`), resize them to the mask, and compute
+each score. A score is a registered metric (`pcgc.metrics.METRICS`) and its parameter (`Score`):
+IoU at each threshold, the pointing game at each tolerance, the others without one. A table of
+scores has one row per score, so that a new metric needs no new file format.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
 from pcgc.cam import normalize_cam
 from pcgc.data.masks import IGNORE_ID
-from pcgc.metrics import iou
+from pcgc.metrics import METRICS, PXAP_BINS, pixel_counts
 
 
 @dataclass(frozen=True)
 class Score:
-    """One number per map: `metric` (e.g. "iou") at `threshold` (None for metrics without one)."""
+    """One number per map (or per dataset, for PxAP): `metric` at `parameter` (the IoU's threshold,
+    the pointing game's tolerance in pixels; None for metrics without one)."""
 
     metric: str
-    threshold: float | None
+    parameter: float | None
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; known: {sorted(METRICS)}")
+        takes = METRICS[self.metric].parameter is not None
+        if takes != (self.parameter is not None):
+            what = f"a {METRICS[self.metric].parameter}" if takes else "no parameter"
+            raise ValueError(f"metric {self.metric!r} takes {what}, got {self.parameter!r}")
+
+    @property
+    def per_image(self) -> bool:
+        return METRICS[self.metric].per_image
 
     def as_dict(self) -> dict:
-        return {"metric": self.metric, "threshold": self.threshold}
+        return {"metric": self.metric, "parameter": self.parameter}
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, Any]) -> "Score":
+        return cls(entry["metric"], None if entry["parameter"] is None else float(entry["parameter"]))
 
 
 def iou_scores(thresholds: Sequence[float]) -> list[Score]:
     return [Score("iou", float(t)) for t in thresholds]
 
 
-def score_maps(
-    cam_raw: torch.Tensor, mask_ids: torch.Tensor, class_id: torch.Tensor, scores: Sequence[Score]
-) -> torch.Tensor:
-    """Scores of raw maps `cam_raw` [R, T, h, w] against masks `mask_ids` [R, H, W] (ImageNet-S
-    class ids; `IGNORE_ID` pixels excluded), the object being `class_id` [R].
+def configured_scores(settings: Mapping[str, Any], metrics: Sequence[str] | None = None) -> list[Score]:
+    """The scores of config section `scores` (`metrics`, `thresholds`, `pointing_tolerances`), in
+    the order of its metrics; `metrics` picks a subset of them (the sweeps')."""
+    chosen = list(settings["metrics"] if metrics is None else metrics)
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown:
+        raise ValueError(f"scores: unknown metric(s) {unknown}; known: {sorted(METRICS)}")
+    parameters = {"threshold": settings["thresholds"], "tolerance": settings["pointing_tolerances"]}
+    scores = []
+    for name in chosen:
+        kind = METRICS[name].parameter
+        scores += [Score(name, float(p)) for p in parameters[kind]] if kind else [Score(name, None)]
+    return scores
 
-    Returns float64 [len(scores), R, T] on the maps' device; NaN where a score is undefined (an
-    IoU with an empty union).
-    """
+
+def _normalised(cam_raw: torch.Tensor, mask_ids: torch.Tensor, class_id: torch.Tensor):
     if cam_raw.ndim != 4 or mask_ids.ndim != 3 or cam_raw.shape[0] != mask_ids.shape[0]:
         raise ValueError(
             f"need maps [R, T, h, w] and masks [R, H, W] for the same R; got {tuple(cam_raw.shape)} and {tuple(mask_ids.shape)}"
         )
     if class_id.shape != (cam_raw.shape[0],):
         raise ValueError(f"need one class id per map row; got shape {tuple(class_id.shape)} for {cam_raw.shape[0]} rows")
-    unknown = sorted({s.metric for s in scores} - {"iou"})
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; known: ['iou']")
     maps = normalize_cam(cam_raw, tuple(mask_ids.shape[-2:]))
-    ids = mask_ids.to(torch.int32)[:, None]
+    ids = mask_ids.to(device=maps.device, dtype=torch.int32)[:, None]
     foreground = ids == class_id.to(device=ids.device, dtype=torch.int32).view(-1, 1, 1, 1)
-    return iou(maps, foreground, ids != IGNORE_ID, [s.threshold for s in scores])
+    return maps, foreground, ids != IGNORE_ID
+
+
+def score_maps(
+    cam_raw: torch.Tensor, mask_ids: torch.Tensor, class_id: torch.Tensor, scores: Sequence[Score]
+) -> torch.Tensor:
+    """Per-image scores of raw maps `cam_raw` [R, T, h, w] against masks `mask_ids` [R, H, W]
+    (ImageNet-S class ids; `IGNORE_ID` pixels excluded), the object being `class_id` [R].
+
+    Returns float64 [len(scores), R, T] on the maps' device; NaN where a score is undefined
+    (`pcgc.metrics`'s policy). Dataset-level scores (PxAP) come from `map_pixel_counts` instead.
+    """
+    dataset_level = [s for s in scores if not s.per_image]
+    if dataset_level:
+        raise ValueError(f"{dataset_level} are dataset-level: build them from map_pixel_counts")
+    maps, foreground, valid = _normalised(cam_raw, mask_ids, class_id)
+    result = torch.empty((len(scores), *maps.shape[:2]), dtype=torch.float64, device=maps.device)
+    cache: dict = {}
+    by_metric: dict[str, list[int]] = {}
+    for k, score in enumerate(scores):
+        by_metric.setdefault(score.metric, []).append(k)
+    for name, rows in by_metric.items():
+        parameters = [scores[k].parameter for k in rows]
+        result[rows] = METRICS[name].compute(maps, foreground, valid, parameters, cache)
+    return result
+
+
+def map_pixel_counts(cam_raw: torch.Tensor, mask_ids: torch.Tensor, class_id: torch.Tensor, bins: int = PXAP_BINS) -> torch.Tensor:
+    """Valid object and background pixels per value bin of the normalised maps: int64
+    [2, R, T, bins], to be summed over images for PxAP (`pcgc.metrics.average_precision_from_counts`)."""
+    return pixel_counts(*_normalised(cam_raw, mask_ids, class_id), bins)
