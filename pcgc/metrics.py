@@ -116,17 +116,20 @@ def iou(cam: Array, foreground: Array, valid: Array, thresholds: Sequence[float]
     """
     levels = _validated_thresholds(thresholds)
     cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    return _returned(_iou(cam, foreground, valid, leading, levels.tolist()), as_numpy)
 
+
+def _iou(cam: torch.Tensor, foreground: torch.Tensor, valid: torch.Tensor, leading: torch.Size, levels: list[float]) -> torch.Tensor:
     truth = foreground & valid
-    result = torch.empty((levels.size, *leading), dtype=torch.float64, device=cam.device)
-    for k, level in enumerate(levels.tolist()):
+    result = torch.empty((len(levels), *leading), dtype=torch.float64, device=cam.device)
+    for k, level in enumerate(levels):
         # One threshold at a time keeps the peak to a few bool arrays of the broadcast shape.
         predicted = (cam >= at_least(level, cam.dtype)) & valid
         intersection = (predicted & truth).sum(dim=(-2, -1))
         union = (predicted | truth).sum(dim=(-2, -1))
         ratio = intersection.to(torch.float64) / union.clamp(min=1).to(torch.float64)
         result[k] = torch.where(union > 0, ratio, torch.nan)
-    return result.cpu().numpy() if as_numpy else result
+    return result
 
 
 def _returned(result: torch.Tensor, as_numpy: bool):
@@ -143,12 +146,17 @@ def energy_pointing(cam: Array, foreground: Array, valid: Array) -> Array:
     the object has no valid pixel; a map of zero mass scores the object's share of the valid
     pixels (as a uniform map would). Shape: the broadcast leading shape."""
     cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    return _returned(_energy(cam, foreground, valid, leading), as_numpy)
+
+
+def _energy(cam: torch.Tensor, foreground: torch.Tensor, valid: torch.Tensor, leading: torch.Size) -> torch.Tensor:
     truth = foreground & valid
     mass = _sums(cam * valid)
     inside = _sums(cam * truth)
-    area, covered = _sums(valid.expand(*leading, *valid.shape[-2:])), _sums(truth.expand(*leading, *truth.shape[-2:]))
+    # Areas on the masks' own shape, broadcast afterwards.
+    area, covered = _sums(valid), _sums(truth)
     share = torch.where(mass > 0, inside / mass.clamp(min=torch.finfo(torch.float64).tiny), covered / area.clamp(min=1))
-    return _returned(torch.where(covered > 0, share, torch.nan).reshape(leading), as_numpy)
+    return torch.where(covered > 0, share, torch.nan).expand(leading)
 
 
 def _validated_tolerances(tolerances: Sequence[float]) -> list[float]:
@@ -184,58 +192,58 @@ def pointing_game(cam: Array, foreground: Array, valid: Array, tolerances: Seque
     pixel. Shape ``(len(tolerances), *leading)``."""
     levels = _validated_tolerances(tolerances)
     cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    return _returned(_pointing(cam, foreground, valid, leading, levels), as_numpy)
+
+
+def _pointing(cam: torch.Tensor, foreground: torch.Tensor, valid: torch.Tensor, leading: torch.Size, levels: list[float]) -> torch.Tensor:
     truth = foreground & valid
     covered = truth.any(dim=-1).any(dim=-1)
     masked = torch.where(valid, cam, -torch.inf)
     peak = masked.amax(dim=(-2, -1), keepdim=True)
-    top = (masked == peak) & valid
-    count = _sums(top.expand(*leading, *cam.shape[-2:]))
+    top = masked == peak  # -inf only where no pixel is valid, and then `covered` is False
+    count = top.sum(dim=(-2, -1))
     result = torch.empty((len(levels), *leading), dtype=torch.float64, device=cam.device)
     for k, tolerance in enumerate(levels):
-        hits = _sums(top & _within(truth, tolerance))
-        result[k] = torch.where(covered & (count > 0), hits / count.clamp(min=1), torch.nan)
-    return _returned(result, as_numpy)
-
-
-def _ranked(cam: torch.Tensor, foreground: torch.Tensor, valid: torch.Tensor, leading: torch.Size):
-    """Per map (rows of the flattened broadcast), its valid pixels sorted by decreasing value, with
-    the cumulative object and background counts and, for every position, the first and last
-    position of its group of equal values (scikit-learn's thresholds are the distinct values)."""
-    shape = (*leading, *cam.shape[-2:])
-    pixels = cam.shape[-2] * cam.shape[-1]
-    truth = (foreground & valid).expand(shape).reshape(-1, pixels)
-    background = (~foreground & valid).expand(shape).reshape(-1, pixels)
-    # Invalid pixels go last, below every valid value, and weigh nothing.
-    values = torch.where(valid, cam, -torch.inf).expand(shape).reshape(-1, pixels)
-    values, order = values.sort(dim=1, descending=True)
-    positive, negative = truth.gather(1, order), background.gather(1, order)
-    tp = positive.cumsum(1, dtype=torch.int64)
-    fp = negative.cumsum(1, dtype=torch.int64)
-    index = torch.arange(pixels, device=cam.device).expand_as(values)
-    change = values[:, 1:] != values[:, :-1]
-    last = torch.ones_like(positive)
-    last[:, :-1] = change
-    first = torch.ones_like(positive)
-    first[:, 1:] = change
-    group_end = torch.where(last, index, pixels - 1).flip(1).cummin(1).values.flip(1)
-    group_start = torch.where(first, index, 0).cummax(1).values
-    return positive, negative, tp, fp, group_start, group_end
+        hits = (top & _within(truth, tolerance)).sum(dim=(-2, -1))
+        result[k] = torch.where(covered, hits.to(torch.float64) / count.clamp(min=1), torch.nan)
+    return result
 
 
 def ranking_metrics(cam: Array, foreground: Array, valid: Array) -> tuple[Array, Array]:
     """`mask_auroc` and `mask_average_precision` from one sort of the pixels (the costly part)."""
     cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
-    positive, negative, tp, fp, start, end = _ranked(cam, foreground, valid, leading)
+    auc, ap = _ranking(cam, foreground, valid, leading)
+    return _returned(auc, as_numpy), _returned(ap, as_numpy)
+
+
+def _ranking(cam: torch.Tensor, foreground: torch.Tensor, valid: torch.Tensor, leading: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+    # Per map, its pixels by decreasing value (invalid ones last, below every valid value), and
+    # the curves' points at the end of each group of equal values: scikit-learn's thresholds are
+    # the distinct values.
+    shape = (*leading, *cam.shape[-2:])
+    pixels = cam.shape[-2] * cam.shape[-1]
+    values = torch.where(valid, cam, -torch.inf).expand(shape).reshape(-1, pixels)
+    values, order = values.sort(dim=1, descending=True)
+    # One gather of a label per pixel: 1 object, 2 background, 0 ignore.
+    label = torch.where(foreground, 1, 2).to(torch.int8) * valid
+    label = label.expand(shape).reshape(-1, pixels).gather(1, order)
+    tp = (label == 1).cumsum(1)
+    fp = (label == 2).cumsum(1)
+    last = torch.ones_like(values, dtype=torch.bool)
+    last[:, :-1] = values[:, 1:] != values[:, :-1]
+    # At each group end, the counts at the previous group end (0 before the first). Both counts
+    # only grow, and so does tp * 2^32 + fp: its running maximum over group ends carries both.
+    packed = torch.where(last, (tp << 32) + fp, 0).cummax(1).values
+    packed = torch.cat([torch.zeros_like(packed[:, :1]), packed[:, :-1]], 1)
+    tp_before, fp_before = packed >> 32, packed & 0xFFFFFFFF
     total_pos, total_neg = tp[:, -1].to(torch.float64), fp[:, -1].to(torch.float64)
-    # AUROC: per background pixel, the object pixels above it, plus half of those tied with it.
-    before = (tp - positive.to(torch.int64)).gather(1, start)
-    through = tp.gather(1, end)
-    pairs = ((before + through).to(torch.float64) * 0.5 * negative).sum(1)
-    auc = torch.where((total_pos > 0) & (total_neg > 0), pairs / (total_pos * total_neg).clamp(min=1), torch.nan)
-    # AP: each object pixel adds 1 / total to the recall at its group's end, weighted by the precision there.
-    precision = through.to(torch.float64) / (tp + fp).gather(1, end).clamp(min=1).to(torch.float64)
-    ap = torch.where(total_pos > 0, (precision * positive).sum(1) / total_pos.clamp(min=1), torch.nan)
-    return _returned(auc.reshape(leading), as_numpy), _returned(ap.reshape(leading), as_numpy)
+    # ROC: trapezoids between consecutive points (ties count one half), in exact integers.
+    doubled = torch.where(last, (fp - fp_before) * (tp + tp_before), 0).sum(1).to(torch.float64)
+    auc = torch.where((total_pos > 0) & (total_neg > 0), 0.5 * doubled / (total_pos * total_neg).clamp(min=1), torch.nan)
+    # AP: the recall gained at each point times the precision there.
+    gain = torch.where(last, (tp - tp_before).to(torch.float64) * tp / (tp + fp).clamp(min=1), 0.0).sum(1)
+    ap = torch.where(total_pos > 0, gain / total_pos.clamp(min=1), torch.nan)
+    return auc.reshape(leading), ap.reshape(leading)
 
 
 def mask_auroc(cam: Array, foreground: Array, valid: Array) -> Array:
@@ -265,14 +273,20 @@ def pixel_counts(cam: Array, foreground: Array, valid: Array, bins: int = PXAP_B
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
     cam, foreground, valid, leading, as_numpy = _inputs(cam, foreground, valid)
+    return _returned(_counts(cam, foreground, valid, leading, bins), as_numpy)
+
+
+def _counts(cam: torch.Tensor, foreground: torch.Tensor, valid: torch.Tensor, leading: torch.Size, bins: int) -> torch.Tensor:
     shape = (*leading, *cam.shape[-2:])
     rows = int(np.prod(leading, dtype=np.int64))
-    binned = (cam.expand(shape).reshape(rows, -1).to(torch.float64) * bins).floor().clamp(max=bins - 1).to(torch.int64)
+    # Bin k holds [k / bins, (k + 1) / bins), the last one also 1; float64 so that k / bins lands in bin k.
+    binned = (cam.to(torch.float64) * bins).floor_().clamp_(max=bins - 1).to(torch.int64).expand(shape).reshape(rows, -1)
     binned = binned + bins * torch.arange(rows, device=cam.device)[:, None]
-    counts = torch.empty((2, rows * bins), dtype=torch.int64, device=cam.device)
-    for k, region in enumerate(((foreground & valid), (~foreground & valid))):
-        counts[k] = torch.bincount(binned[region.expand(shape).reshape(rows, -1)], minlength=rows * bins)
-    return _returned(counts.reshape(2, *leading, bins), as_numpy)
+    # Background pixels shifted past every object bin: one bincount for both.
+    region = torch.where(foreground, 0, rows * bins).expand(shape).reshape(rows, -1)
+    chosen = valid.expand(shape).reshape(rows, -1)
+    counts = torch.bincount((binned + region)[chosen], minlength=2 * rows * bins)
+    return counts.reshape(2, *leading, bins)
 
 
 def average_precision_from_counts(counts: Array) -> Array:
@@ -298,19 +312,27 @@ def average_precision_from_counts(counts: Array) -> Array:
 class Metric:
     """A registered localisation metric.
 
-    ``compute(maps, foreground, valid, parameters, cache)`` returns ``[len(parameters), *leading]``
-    (``parameters`` is ``[None]`` for a metric without one); ``cache`` is a dict shared by the
-    metrics scored on the same maps, so that AUROC and AP sort the pixels once. A dataset-level
-    metric (``per_image`` False) has no per-image value: it is built from `pixel_counts` summed
-    over the images, by `average_precision_from_counts`.
+    ``compute(maps, foreground, valid, leading, parameters, cache)`` takes tensors already checked
+    (`check_inputs`) and returns ``[len(parameters), *leading]`` (``parameters`` is ``[None]`` for
+    a metric without one); ``cache`` is a dict shared by the metrics scored on the same maps, so
+    that AUROC and AP sort the pixels once. A dataset-level metric (``per_image`` False) has no
+    per-image value: its ``compute`` returns what adds up over images (PxAP: `pixel_counts`), and
+    ``finish`` turns the sum over a dataset into the score.
     """
 
     name: str
     parameter: str | None
     """What the parameter is ("threshold", "tolerance"), None for a metric without one."""
     per_image: bool
-    compute: Callable | None
+    compute: Callable
     meaning: str
+    finish: Callable | None = None
+
+
+def check_inputs(cam, foreground, valid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Size]:
+    """The checks every metric makes, once, for callers that score several metrics on the same
+    maps: (maps, foreground, valid) as tensors, and the broadcast leading shape."""
+    return _inputs(cam, foreground, valid)[:4]
 
 
 def _no_parameter(parameters: Sequence) -> None:
@@ -318,29 +340,45 @@ def _no_parameter(parameters: Sequence) -> None:
         raise ValueError(f"this metric takes no parameter, got {list(parameters)!r}")
 
 
-def _energy(cam, foreground, valid, parameters, cache):
+def _energy_metric(cam, foreground, valid, leading, parameters, cache):
     _no_parameter(parameters)
-    return energy_pointing(cam, foreground, valid)[None]
+    return _energy(cam, foreground, valid, leading)[None]
 
 
-def _ranking(position: int) -> Callable:
-    def compute(cam, foreground, valid, parameters, cache):
+def _ranking_metric(position: int) -> Callable:
+    def compute(cam, foreground, valid, leading, parameters, cache):
         _no_parameter(parameters)
         if "ranking" not in cache:
-            cache["ranking"] = ranking_metrics(cam, foreground, valid)
+            cache["ranking"] = _ranking(cam, foreground, valid, leading)
         return cache["ranking"][position][None]
 
     return compute
 
 
+def _pxap_counts(cam, foreground, valid, leading, parameters, cache):
+    _no_parameter(parameters)
+    return _counts(cam, foreground, valid, leading, PXAP_BINS)
+
+
 METRICS: dict[str, Metric] = {
     metric.name: metric
     for metric in (
-        Metric("iou", "threshold", True, lambda c, f, v, p, cache: iou(c, f, v, p), "IoU of {map >= threshold} with the object"),
-        Metric("energy_pointing", None, True, _energy, "share of the map's mass on the object (Wang et al. 2020)"),
-        Metric("pointing_game", "tolerance", True, lambda c, f, v, p, cache: pointing_game(c, f, v, p), "maximum on the object, within tolerance pixels (Zhang et al. 2016)"),
-        Metric("auroc", None, True, _ranking(0), "pixel ROC AUC of the map against the object, per image"),
-        Metric("average_precision", None, True, _ranking(1), "pixel average precision of the map against the object, per image"),
-        Metric("pxap", None, False, None, "pixel average precision over the dataset's pooled pixels (Choe et al. 2020)"),
+        Metric(
+            "iou", "threshold", True,
+            lambda c, f, v, leading, p, cache: _iou(c, f, v, leading, _validated_thresholds(p).tolist()),
+            "IoU of {map >= threshold} with the object",
+        ),
+        Metric("energy_pointing", None, True, _energy_metric, "share of the map's mass on the object (Wang et al. 2020)"),
+        Metric(
+            "pointing_game", "tolerance", True,
+            lambda c, f, v, leading, p, cache: _pointing(c, f, v, leading, _validated_tolerances(p)),
+            "maximum on the object, within tolerance pixels (Zhang et al. 2016)",
+        ),
+        Metric("auroc", None, True, _ranking_metric(0), "pixel ROC AUC of the map against the object, per image"),
+        Metric("average_precision", None, True, _ranking_metric(1), "pixel average precision of the map against the object, per image"),
+        Metric(
+            "pxap", None, False, _pxap_counts, "pixel average precision over the dataset's pooled pixels (Choe et al. 2020)",
+            finish=average_precision_from_counts,
+        ),
     )
 }

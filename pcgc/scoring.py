@@ -16,7 +16,7 @@ import torch
 
 from pcgc.cam import normalize_cam
 from pcgc.data.masks import IGNORE_ID
-from pcgc.metrics import METRICS, PXAP_BINS, pixel_counts
+from pcgc.metrics import METRICS, check_inputs
 
 
 @dataclass(frozen=True)
@@ -86,24 +86,33 @@ def score_maps(
     (ImageNet-S class ids; `IGNORE_ID` pixels excluded), the object being `class_id` [R].
 
     Returns float64 [len(scores), R, T] on the maps' device; NaN where a score is undefined
-    (`pcgc.metrics`'s policy). Dataset-level scores (PxAP) come from `map_pixel_counts` instead.
+    (`pcgc.metrics`'s policy). Dataset-level scores (PxAP) come from `score_batch`.
     """
     dataset_level = [s for s in scores if not s.per_image]
     if dataset_level:
-        raise ValueError(f"{dataset_level} are dataset-level: build them from map_pixel_counts")
+        raise ValueError(f"{dataset_level} are dataset-level: build them with score_batch")
+    return score_batch(cam_raw, mask_ids, class_id, scores)[0]
+
+
+def score_batch(
+    cam_raw: torch.Tensor, mask_ids: torch.Tensor, class_id: torch.Tensor, scores: Sequence[Score]
+) -> tuple[torch.Tensor, dict[Score, torch.Tensor]]:
+    """Every score of `scores` on a batch of maps, normalised and checked once for all: the
+    per-image ones as in `score_maps` ([S, R, T], in their order among `scores`), and for each
+    dataset-level one what adds up over images (PxAP: pixel counts [2, R, T, bins]; sum them over
+    the images and give the sum to the metric's `finish`)."""
     maps, foreground, valid = _normalised(cam_raw, mask_ids, class_id)
-    result = torch.empty((len(scores), *maps.shape[:2]), dtype=torch.float64, device=maps.device)
+    maps, foreground, valid, leading = check_inputs(maps, foreground, valid)
+    per_image = [s for s in scores if s.per_image]
+    result = torch.empty((len(per_image), *leading), dtype=torch.float64, device=maps.device)
     cache: dict = {}
     by_metric: dict[str, list[int]] = {}
-    for k, score in enumerate(scores):
+    for k, score in enumerate(per_image):
         by_metric.setdefault(score.metric, []).append(k)
     for name, rows in by_metric.items():
-        parameters = [scores[k].parameter for k in rows]
-        result[rows] = METRICS[name].compute(maps, foreground, valid, parameters, cache)
-    return result
-
-
-def map_pixel_counts(cam_raw: torch.Tensor, mask_ids: torch.Tensor, class_id: torch.Tensor, bins: int = PXAP_BINS) -> torch.Tensor:
-    """Valid object and background pixels per value bin of the normalised maps: int64
-    [2, R, T, bins], to be summed over images for PxAP (`pcgc.metrics.average_precision_from_counts`)."""
-    return pixel_counts(*_normalised(cam_raw, mask_ids, class_id), bins)
+        parameters = [per_image[k].parameter for k in rows]
+        result[rows] = METRICS[name].compute(maps, foreground, valid, leading, parameters, cache)
+    pooled = {
+        s: METRICS[s.metric].compute(maps, foreground, valid, leading, [s.parameter], cache) for s in scores if not s.per_image
+    }
+    return result, pooled

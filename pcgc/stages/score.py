@@ -18,8 +18,8 @@ import torch
 
 from pcgc.atomic import atomic_path
 from pcgc.h5io import cam_datasets, open_h5, require_datasets
-from pcgc.metrics import average_precision_from_counts
-from pcgc.scoring import Score, map_pixel_counts, score_maps
+from pcgc.metrics import METRICS
+from pcgc.scoring import Score, score_batch
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,11 @@ def score_extraction(
         correct = extraction["top1"][:] == extraction["cam_target"][:][:, None]
         target_logit = extraction["target_logit"][:]
         for (method, layer), maps in cam_datasets(extraction, extract_h5).items():
-            values, counts = _score_dataset(maps, selection, per_image, bool(pooled), chunk)
+            values, sums = _score_dataset(maps, selection, scores, chunk)
             frame = _per_image_table(values, per_image, image_ids, correct, target_logit)
             if pooled:
-                pxap = average_precision_from_counts(counts)  # [T+1]
-                frame = pd.concat([frame, _dataset_table(pxap, pooled)], ignore_index=True)
+                totals = {s: METRICS[s.metric].finish(sums[s]) for s in pooled}  # each [T+1]
+                frame = pd.concat([frame, _dataset_table(totals)], ignore_index=True)
             frame.insert(0, "layer", layer)
             frame.insert(0, "method", method)
             parts.append(frame)
@@ -73,21 +73,25 @@ def score_extraction(
         table[COLUMNS].to_parquet(tmp, index=False)
 
 
-def _score_dataset(maps, selection, scores: list[Score], pooled: bool, chunk: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _score_dataset(maps, selection, scores: Sequence[Score], chunk: int) -> tuple[np.ndarray, dict[Score, torch.Tensor]]:
+    """Per-image scores [S, N, T+1] of one map dataset, and each dataset-level score's sums over
+    its images."""
     count, states = maps.shape[:2]
-    values = np.empty((len(scores), count, states), dtype=np.float64)
-    counts = None
+    values = np.empty((sum(s.per_image for s in scores), count, states), dtype=np.float64)
+    sums: dict[Score, torch.Tensor] = {}
     for start in range(0, count, chunk):
         stop = min(start + chunk, count)
-        raw = torch.from_numpy(maps[start:stop])
-        mask_ids = torch.from_numpy(selection["mask_ids"][start:stop].astype(np.int32))
-        class_id = torch.from_numpy(selection["class_id"][start:stop])
-        if scores:
-            values[:, start:stop] = score_maps(raw, mask_ids, class_id, scores).numpy()
-        if pooled:
-            part = map_pixel_counts(raw, mask_ids, class_id).sum(1)  # [2, T+1, bins]
-            counts = part if counts is None else counts + part
-    return values, counts
+        part, pooled = score_batch(
+            torch.from_numpy(maps[start:stop]),
+            torch.from_numpy(selection["mask_ids"][start:stop].astype(np.int32)),
+            torch.from_numpy(selection["class_id"][start:stop]),
+            scores,
+        )
+        values[:, start:stop] = part.numpy()
+        for score, addend in pooled.items():
+            addend = addend.sum(1)  # over the batch's images
+            sums[score] = addend if score not in sums else sums[score] + addend
+    return values, sums
 
 
 def _per_image_table(values, scores, image_ids, correct, target_logit) -> pd.DataFrame:
@@ -106,18 +110,18 @@ def _per_image_table(values, scores, image_ids, correct, target_logit) -> pd.Dat
     )
 
 
-def _dataset_table(values: torch.Tensor, scores: list[Score]) -> pd.DataFrame:
-    # Only PxAP is dataset-level today; each such score gets one row per timestep.
-    steps = np.arange(values.shape[-1])
+def _dataset_table(totals: dict[Score, torch.Tensor]) -> pd.DataFrame:
+    """One row per dataset-level score and timestep."""
     return pd.concat(
         [
             pd.DataFrame(
                 {
-                    "image_index": DATASET_ROW, "image_id": None, "timestep": steps, "metric": s.metric,
-                    "parameter": np.nan, "value": values.numpy(), "correct": None, "target_logit": np.nan,
+                    "image_index": DATASET_ROW, "image_id": None, "timestep": np.arange(values.shape[-1]), "metric": s.metric,
+                    "parameter": np.nan if s.parameter is None else s.parameter, "value": values.numpy(),
+                    "correct": None, "target_logit": np.nan,
                 }
             )
-            for s in scores
+            for s, values in totals.items()
         ],
         ignore_index=True,
     )
