@@ -95,8 +95,9 @@ def test_a_metric_reruns_only_the_scoring_behind_it(workflow):
     assert planned_jobs(workdir, write_config(workdir, config, "metric.yaml")) == {"score": 2, "bootstrap": 2, "fig2": 1, "all": 1}
     config = tiny_config()
     config["scores"]["sweep_metrics"] = ["iou", "energy_pointing"]
+    # The sweeps score inside their chunks: a sweep metric reruns the chunks and what reads them.
     assert planned_jobs(workdir, write_config(workdir, config, "sweep_metric.yaml")) == {
-        "sweep_chunk": 5, "sweep_merge": 3, "sweep_summary": 3, "fig3": 1, "fig4": 1, "all": 1
+        "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1, "all": 1
     }
     config = tiny_config()
     config["figures"]["fig2"].update(metric="auroc", parameter=None, alpha=0.01)
