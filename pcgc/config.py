@@ -151,6 +151,8 @@ def _fig2_score_errors(scores: Mapping, fig2: Mapping) -> list[str]:
     metric, parameter = fig2["metric"], fig2["parameter"]
     if metric not in scores["metrics"]:
         return [f"figures.fig2.metric: {metric!r} is not one of scores.metrics {scores['metrics']}"]
+    if metric == "pxap":
+        return ["figures.fig2.metric: pxap is one number per dataset, with no images to resample or test; choose a per-image metric"]
     allowed = {"iou": ("thresholds", scores["thresholds"]), "pointing_game": ("pointing_tolerances", scores["pointing_tolerances"])}
     if metric in allowed:
         key, values = allowed[metric]

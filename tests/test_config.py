@@ -30,6 +30,7 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["scores"].__setitem__("sweep_metrics", ["auroc"]), r"figures\.fig3: draws the sweeps' IoU, but scores\.sweep_metrics \['auroc'\] lacks iou"),
         (lambda c: c["figures"]["fig2"].update(metric="auroc"), r"figures\.fig2\.parameter: metric auroc takes no parameter; set it to null, not 0\.5"),
         (lambda c: c["figures"]["fig2"].update(metric="auroc", parameter=None), None),
+        (lambda c: c["figures"]["fig2"].update(metric="pxap", parameter=None), r"figures\.fig2\.metric: pxap is one number per dataset"),
         (lambda c: c["figures"]["fig2"].update(metric="pointing_game", parameter=3), r"figures\.fig2\.parameter: 3 is not one of scores\.pointing_tolerances \[0\] \(metric pointing_game\)"),
         (lambda c: c["scores"].__setitem__("metrics", ["auroc"]), r"figures\.fig2\.metric: 'iou' is not one of scores\.metrics \['auroc'\]"),
         (lambda c: c["figures"]["fig2"].__setitem__("alpha", 1.0), r"figures\.fig2\.alpha: 1\.0 is greater than or equal to the maximum of 1"),
