@@ -67,7 +67,7 @@ def figure2(
     bars = "bootstrap SD" if error == "boot_sd" else "bootstrap percentile interval"
     plot_iou_over_time(
         frames, out_paths, error=error, significance="significant", ylabel=f"mean {LABELS[metric]}",
-        title=f"{method} at {layer}: {label}, {noise}\nerror bars: {bars}; * Holm-corrected Wilcoxon p < {alpha:g} vs t = 0",
+        title=f"{method} at {layer}: {label}, {noise}\nerror bars: {bars}; *: Wilcoxon vs t = 0, Holm p < {alpha:g}",
     )
     table = pd.concat(frames.values(), ignore_index=True)
     table["alpha"] = alpha
