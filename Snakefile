@@ -2,7 +2,7 @@
 
     world (demo data + trained weights, or ImageNet-S + fetched weights)
       -> select_images -> noisy_inputs (per sigma)
-           -> extract (per hyperparameter set x sigma) -> iou -> bootstrap -> fig2
+           -> extract (per hyperparameter set x sigma) -> score -> bootstrap -> fig2
            -> sweep_chunk (per sweep x sigma x chunk) -> sweep_merge -> sweep_summary -> fig3, fig4
            -> fig1_cams -> fig1
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from pcgc.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
 from pcgc.job_resources import JobSize, NetworkJobs, count_images
 from pcgc.modelinfo import MODELS, TRAINING_THREADS
+from pcgc.scores import configured_scores
 from pcgc.provenance import script_fingerprint, unused_spec_modules
 from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
 

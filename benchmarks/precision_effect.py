@@ -41,7 +41,7 @@ def main() -> None:
         attrs = {k: json.loads(v) for k, v in h5.attrs.items()}
         stored = torch.from_numpy(h5[f"cams/gradcam/pcoder{len(attrs['model']['pcoders'])}"][:])
     config = attrs["config"]
-    thresholds = config["iou"]["thresholds"]
+    thresholds = (config["scores"] if "scores" in config else config["iou"])["thresholds"]  # older files: iou
     weights = [Path(p) for p in attrs["weights"]]
     device = resolve_device(args.device)
     with h5py.File(args.results / "selection/selection.h5", "r") as h5:

@@ -32,7 +32,8 @@ from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, write_json_attrs
 from pcgc.models import PCODERS, build_network
-from pcgc.scoring import iou_scores, score_maps
+from pcgc.scoring import score_maps
+from pcgc.scores import iou_scores
 from pcgc.stages.extract import extract
 from pcgc.stages.network import NetworkInputs, resolve_device
 from pcgc.sweeps import sweep_cells, unique_configurations

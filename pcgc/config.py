@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from pcgc.modelinfo import MODELS
+from pcgc.scores import METRIC_KINDS, PARAMETER_KEYS
 from pcgc.sweeps import SUM_TOLERANCE, grid_values, sweep_cells
 
 
@@ -133,10 +134,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
             messages.append(f"figures.fig2.hyperparameter_sets[{n}]: {name!r} is not a set in `hyperparameters`")
     if fig2["sigma"] not in config["noise"]["sigmas"]:
         messages.append(f"figures.fig2.sigma: {fig2['sigma']} is not one of noise.sigmas {config['noise']['sigmas']}")
-    if fig2["threshold"] not in config["iou"]["thresholds"]:
-        messages.append(
-            f"figures.fig2.threshold: {fig2['threshold']} is not one of iou.thresholds {config['iou']['thresholds']}"
-        )
+    messages += _fig2_score_errors(config["scores"], fig2)
     messages += _sweep_errors(config)
     messages += _figure_errors(config)
     messages += _sigma_label_errors(config)
@@ -149,6 +147,22 @@ def _semantic_errors(config: Mapping) -> list[str]:
             f"{config['demo']['num_classes'] * config['demo']['val_per_class']} validation images"
         )
     return messages
+
+
+def _fig2_score_errors(scores: Mapping, fig2: Mapping) -> list[str]:
+    metric, parameter = fig2["metric"], fig2["parameter"]
+    if metric not in scores["metrics"]:
+        return [f"figures.fig2.metric: {metric!r} is not one of scores.metrics {scores['metrics']}"]
+    kind = METRIC_KINDS[metric]
+    if not kind.per_image:
+        return [f"figures.fig2.metric: {metric} is one number per dataset, with no images to resample or test; choose a per-image metric"]
+    if kind.parameter is not None:
+        key = PARAMETER_KEYS[kind.parameter]
+        if parameter not in scores[key]:
+            return [f"figures.fig2.parameter: {parameter} is not one of scores.{key} {scores[key]} (metric {metric})"]
+    elif parameter is not None:
+        return [f"figures.fig2.parameter: metric {metric} takes no parameter; set it to null, not {parameter}"]
+    return []
 
 
 def _sweep_errors(config: Mapping) -> list[str]:
@@ -194,7 +208,7 @@ def _timesteps_errors(key: str, shown: Any, timesteps: int) -> list[str]:
 def _figure_errors(config: Mapping) -> list[str]:
     messages = []
     figures, sweeps, timesteps = config["figures"], config["sweeps"], config["dynamics"]["timesteps"]
-    thresholds = config["iou"]["thresholds"]
+    thresholds = config["scores"]["thresholds"]
     for figure, kind in (("fig3", "single_pcoder"), ("fig4", "shared")):
         entry = figures[figure]
         if entry is None:
@@ -208,7 +222,9 @@ def _figure_errors(config: Mapping) -> list[str]:
         elif "sigma" in entry and entry["sigma"] not in sweep["sigmas"]:
             messages.append(f"{key}.sigma: {entry['sigma']} is not one of sweeps.{entry['sweep']}.sigmas {sweep['sigmas']}")
         if entry["threshold"] not in thresholds:
-            messages.append(f"{key}.threshold: {entry['threshold']} is not one of iou.thresholds {thresholds}")
+            messages.append(f"{key}.threshold: {entry['threshold']} is not one of scores.thresholds {thresholds}")
+        if "iou" not in config["scores"]["sweep_metrics"]:
+            messages.append(f"{key}: draws the sweeps' IoU, but scores.sweep_metrics {config['scores']['sweep_metrics']} lacks iou")
         messages += _timesteps_errors(f"{key}.timesteps", entry["timesteps"], timesteps)
     fig1 = figures["fig1"]
     if fig1 is not None:

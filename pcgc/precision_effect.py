@@ -19,7 +19,8 @@ from pcgc.cam import normalize_cam
 from pcgc.dynamics import HyperParameters, PCDynamics
 from pcgc.engine import Engine, Trajectories
 from pcgc.metrics import at_least
-from pcgc.scoring import iou_scores, score_maps
+from pcgc.scoring import score_maps
+from pcgc.scores import iou_scores
 
 
 @dataclass(frozen=True)

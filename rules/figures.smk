@@ -7,10 +7,15 @@ rule fig2:
     output:
         png=figure_report(f"{RESULTS}/figures/fig2.png", "fig2"),
         pdf=figure_report(f"{RESULTS}/figures/fig2.pdf", "fig2"),
+        table=table_report(f"{RESULTS}/figures/fig2.csv", "fig2_table"),
     params:
         sets=FIG2["hyperparameter_sets"],
         sigma=FIG2["sigma"],
-        threshold=FIG2["threshold"],
+        method=FIG2["method"],
+        layer=FIG2["layer"],
+        metric=FIG2["metric"],
+        parameter=FIG2["parameter"],
+        alpha=FIG2["alpha"],
         error=FIG2["error"],
         code=script_code("fig2"),
     conda:
@@ -90,7 +95,7 @@ if FIGURES["fig1"] is not None:
             gradient_scaling=config["model"]["gradient_scaling"],
             precision=config["model"]["precision"],
             timesteps=config["dynamics"]["timesteps"],
-            thresholds=config["iou"]["thresholds"],
+            thresholds=config["scores"]["thresholds"],
             code=script_code("fig1_cams"),
         threads: NETWORK_JOBS.cpus
         resources:

@@ -38,6 +38,10 @@ REPORT_FIGURES = {
 # wildcards): the hyperparameter set or sweep, and the noise level.
 REPORT_TABLES = {
     "bootstrap": ("Hyperparameter sets", {"set": "{hps}", "sigma": "{sigma}"}),
+    "fig2_table": (
+        "Figure 2",
+        {"figure": "Figure 2", "sets": ", ".join(config["figures"]["fig2"]["hyperparameter_sets"]), "sigma": sigma_label(config["figures"]["fig2"]["sigma"])},
+    ),
     "sweep_summary": (
         "Sweeps",
         lambda wildcards: {"sweep": wildcards.sweep, "kind": config["sweeps"][wildcards.sweep]["kind"], "sigma": wildcards.sigma},

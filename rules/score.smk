@@ -1,25 +1,31 @@
-rule iou:
+# What scoring reads of the config: the metrics and their parameters (the sweeps' own choice of
+# metrics is theirs alone, so it reruns no extraction scoring).
+SCORES = {key: value for key, value in config["scores"].items() if key != "sweep_metrics"}
+
+
+rule score:
     input:
         extraction=rules.extract.output[0],
         selection=rules.select_images.output.h5,
     output:
-        f"{RESULTS}/iou/{{hps}}/sigma{{sigma}}.parquet",
+        f"{RESULTS}/scores/{{hps}}/sigma{{sigma}}.parquet",
     params:
-        thresholds=config["iou"]["thresholds"],
-        code=script_code("iou"),
+        scores=SCORES,
+        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        code=script_code("score"),
     conda:
         CONDA_ENV
     log:
-        log_path("iou/{hps}/sigma{sigma}"),
+        log_path("scores/{hps}/sigma{sigma}"),
     benchmark:
-        benchmark_path("iou/{hps}/sigma{sigma}")
+        benchmark_path("scores/{hps}/sigma{sigma}")
     script:
-        "../scripts/iou.py"
+        "../scripts/score.py"
 
 
 rule bootstrap:
     input:
-        rules.iou.output[0],
+        rules.score.output[0],
     output:
         table_report(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", "bootstrap"),
     params:

@@ -7,6 +7,8 @@
 
 SWEEPS = config["sweeps"]
 HAS_FEEDBACK = MODELS[config["model"]["spec"]].has_feedback
+# The scores every chunk computes on the device (scores.sweep_metrics at their parameters).
+SWEEP_SCORES = [score.as_dict() for score in configured_scores(config["scores"], config["scores"]["sweep_metrics"])]
 SWEEP_CELLS = {name: sweep_cells(sweep, HAS_FEEDBACK) for name, sweep in SWEEPS.items()}
 
 
@@ -42,7 +44,7 @@ rule sweep_chunk:
         gradient_scaling=config["model"]["gradient_scaling"],
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
-        thresholds=config["iou"]["thresholds"],
+        scores=SWEEP_SCORES,
         code=script_code("sweep_chunk"),
     threads: NETWORK_JOBS.cpus
     resources:

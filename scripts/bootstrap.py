@@ -1,4 +1,4 @@
-"""Snakemake job: bootstrap statistics of the IoU per timestep."""
+"""Snakemake job: bootstrap statistics of every score per timestep, and its paired change from t = 0."""
 
 from pathlib import Path
 

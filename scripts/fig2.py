@@ -1,4 +1,5 @@
-"""Snakemake job: Figure 2 (mean IoU over timesteps, one line per hyperparameter set)."""
+"""Snakemake job: Figure 2 (one score over timesteps, one line per hyperparameter set, significance
+against t = 0 marked) and its table."""
 
 from pathlib import Path
 
@@ -7,12 +8,18 @@ from pcgc.workflow import run_job
 
 
 def main() -> None:
+    params = snakemake.params
     figure2(
-        dict(zip(snakemake.params.sets, map(Path, snakemake.input))),
+        dict(zip(params.sets, map(Path, snakemake.input))),
         [Path(snakemake.output.png), Path(snakemake.output.pdf)],
-        threshold=snakemake.params.threshold,
-        sigma=snakemake.params.sigma,
-        error=snakemake.params.error,
+        Path(snakemake.output.table),
+        method=params.method,
+        layer=params.layer,
+        metric=params.metric,
+        parameter=params.parameter,
+        alpha=params.alpha,
+        sigma=params.sigma,
+        error=params.error,
     )
 
 

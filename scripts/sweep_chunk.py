@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 
+from pcgc.scores import Score
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.sweeps import Configuration
@@ -19,7 +20,7 @@ def main() -> None:
         n_images=params.n_images,
         image_seed=params.image_seed,
         timesteps=params.timesteps,
-        thresholds=list(params.thresholds),
+        scores=[Score.from_dict(entry) for entry in params.scores],
         store_maps=params.store_maps,
         batch_size=snakemake.config["extraction"]["batch_size"],
         out_h5=Path(snakemake.output.h5),

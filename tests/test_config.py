@@ -23,10 +23,20 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["model"].__setitem__("spec", "vgg19"), r"model\.spec: 'vgg19' is not one of"),
         (lambda c: c["model"].__setitem__("spec", "pvgg16"), r"model\.spec: the demo world trains the `mini` network"),
         (lambda c: c["dynamics"].pop("timesteps"), r"dynamics\.timesteps: missing \(required key\)"),
-        (lambda c: c["iou"].__setitem__("thershold", 0.5), r"iou\.thershold: unknown key"),
+        (lambda c: c["scores"].__setitem__("thershold", 0.5), r"scores\.thershold: unknown key"),
+        (lambda c: c["scores"]["metrics"].append("dice"), r"scores\.metrics\[6\]: 'dice' is not one of"),
+        (lambda c: c["scores"].__setitem__("sweep_metrics", ["pxap"]), r"scores\.sweep_metrics\[0\]: 'pxap' is not one of"),
+        (lambda c: c["scores"].__setitem__("pointing_tolerances", [-1]), r"scores\.pointing_tolerances\[0\]: -1 is less than the minimum of 0"),
+        (lambda c: c["scores"].__setitem__("sweep_metrics", ["auroc"]), r"figures\.fig3: draws the sweeps' IoU, but scores\.sweep_metrics \['auroc'\] lacks iou"),
+        (lambda c: c["figures"]["fig2"].update(metric="auroc"), r"figures\.fig2\.parameter: metric auroc takes no parameter; set it to null, not 0\.5"),
+        (lambda c: c["figures"]["fig2"].update(metric="auroc", parameter=None), None),
+        (lambda c: c["figures"]["fig2"].update(metric="pxap", parameter=None), r"figures\.fig2\.metric: pxap is one number per dataset"),
+        (lambda c: c["figures"]["fig2"].update(metric="pointing_game", parameter=3), r"figures\.fig2\.parameter: 3 is not one of scores\.pointing_tolerances \[0\] \(metric pointing_game\)"),
+        (lambda c: c["scores"].__setitem__("metrics", ["auroc"]), r"figures\.fig2\.metric: 'iou' is not one of scores\.metrics \['auroc'\]"),
+        (lambda c: c["figures"]["fig2"].__setitem__("alpha", 1.0), r"figures\.fig2\.alpha: 1\.0 is greater than or equal to the maximum of 1"),
         (lambda c: c["figures"]["fig2"]["hyperparameter_sets"].append("hps_9"), r"figures\.fig2\.hyperparameter_sets\[2\]: 'hps_9' is not a set"),
         (lambda c: c["figures"]["fig2"].__setitem__("sigma", 0.5), r"figures\.fig2\.sigma: 0\.5 is not one of noise\.sigmas"),
-        (lambda c: c["figures"]["fig2"].__setitem__("threshold", 0.3), r"figures\.fig2\.threshold: 0\.3 is not one of iou\.thresholds"),
+        (lambda c: c["figures"]["fig2"].__setitem__("parameter", 0.3), r"figures\.fig2\.parameter: 0\.3 is not one of scores\.thresholds \[0\.5\] \(metric iou\)"),
         (lambda c: c["selection"].__setitem__("n_images", 10_000), r"selection\.n_images: 10000 images asked for, but the demo world has only"),
         (lambda c: c["selection"].__setitem__("crop", 128), r"selection\.crop: 128 is larger than selection\.resize"),
         (lambda c: c["weights"]["backbone"].__setitem__("path", "/tmp/vgg16.pth"), r"weights\.backbone: give exactly one of url and path"),
@@ -45,7 +55,7 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["figures"]["fig3"].__setitem__("sweep", "fig9"), r"figures\.fig3\.sweep: 'fig9' is not a sweep"),
         (lambda c: c["figures"]["fig3"].__setitem__("sweep", "fig4"), r"figures\.fig3\.sweep: 'fig4' is a shared sweep; fig3 draws a single_pcoder one"),
         (lambda c: c["figures"]["fig3"].__setitem__("sigma", 0.3), r"figures\.fig3\.sigma: 0\.3 is not one of sweeps\.fig3\.sigmas"),
-        (lambda c: c["figures"]["fig4"].__setitem__("threshold", 0.7), r"figures\.fig4\.threshold: 0\.7 is not one of iou\.thresholds"),
+        (lambda c: c["figures"]["fig4"].__setitem__("threshold", 0.7), r"figures\.fig4\.threshold: 0\.7 is not one of scores\.thresholds"),
         (lambda c: c["figures"]["fig4"].__setitem__("timesteps", [1, 11]), r"figures\.fig4\.timesteps: timesteps \[11\] lie beyond dynamics\.timesteps = 10"),
         (lambda c: c["figures"]["fig1"].__setitem__("lambda", 0.7), r"figures\.fig1\.lambda: beta \+ lambda = 0\.4 \+ 0\.7 > 1"),
         (lambda c: c["sweeps"]["fig4"].__setitem__("beta", {"start": 0, "stop": 1}), r"sweeps\.fig4\.beta\.step: missing \(required key\)"),
@@ -146,9 +156,9 @@ def test_colliding_noise_labels_are_refused():
 
 def test_each_missing_key_is_reported_once(tmp_path, capsys):
     config = default_config()
-    for key in ("dynamics", "bootstrap", "iou"):
+    for key in ("dynamics", "bootstrap", "scores"):
         config.pop(key)
     assert cli(["check-config", str(write_config(tmp_path, config))]) == 1
     err = capsys.readouterr().err
-    for key in ("dynamics", "bootstrap", "iou"):
+    for key in ("dynamics", "bootstrap", "scores"):
         assert err.count(f"{key}: missing (required key)") == 1, err

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from pcgc.checkpoints import CheckpointError, read_state_dict
-from pcgc.stages.score import score_iou
+from pcgc.scores import iou_scores
+from pcgc.stages.score import score_extraction
 from pcgc.stages.sweep_tables import merge_sweep
 
 
@@ -73,8 +74,11 @@ def _h5(path):
 def test_a_truncated_extraction_file_is_named_by_the_next_job(tmp_path):
     extraction = truncated(_h5(tmp_path / "sigma0.h5"))
     with pytest.raises(OSError, match=rf"{extraction}: not a valid or complete HDF5 file"):
-        score_iou(extraction, _h5(tmp_path / "selection.h5"), [0.5], tmp_path / "iou.parquet")
-    assert not (tmp_path / "iou.parquet").exists()
+        score_extraction(
+            extraction, _h5(tmp_path / "selection.h5"), iou_scores([0.5]), tmp_path / "scores.parquet",
+            hyperparameter_set="hps_0", sigma=0.0,
+        )
+    assert not (tmp_path / "scores.parquet").exists()
 
 
 def test_a_truncated_sweep_chunk_is_named_by_the_merge(tmp_path):

@@ -6,6 +6,7 @@ import logging
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 from tqdm import tqdm
@@ -47,9 +48,14 @@ def test_the_demo_world_log_says_what_was_built(job_log, tmp_path):
 
 def test_the_figure_2_log_says_what_was_drawn(job_log, tmp_path):
     summary = tmp_path / "sigma0.csv"
-    pd.DataFrame({"threshold": 0.5, "timestep": [0, 1, 2], "mean": [0.5, 0.55, 0.6], "boot_sd": 0.01,
-                  "ci_low": 0.4, "ci_high": 0.7}).to_csv(summary, index=False)
+    pd.DataFrame({"method": "gradcam", "layer": "pcoder5", "metric": "iou", "parameter": 0.5, "timestep": [0, 1, 2],
+                  "mean": [0.5, 0.55, 0.6], "boot_sd": 0.01, "ci_low": 0.4, "ci_high": 0.7, "p_holm": [np.nan, 0.2, 0.01]}).to_csv(summary, index=False)
     out = [tmp_path / "fig2.png"]
-    run_job(SimpleNamespace(log=[str(job_log)], rule="fig2"), lambda: figure2({"hps_0": summary}, out, threshold=0.5, sigma=0.0, error="boot_sd"))
+    run_job(
+        SimpleNamespace(log=[str(job_log)], rule="fig2"),
+        lambda: figure2({"hps_0": summary}, out, tmp_path / "fig2.csv", method="gradcam", layer="pcoder5", metric="iou",
+                        parameter=0.5, alpha=0.05, sigma=0.0, error="boot_sd"),
+    )
     text = job_log.read_text()
-    assert "hps_0" in text and "mean IoU 0.500 at t = 0, 0.600 at t = 2" in text and f"wrote {out[0]}" in text
+    assert "hps_0" in text and "mean iou 0.500 at t = 0, 0.600 at t = 2" in text and f"wrote {out[0]}" in text
+    assert "differs from t = 0 (Holm p < 0.05) at t = [2]" in text

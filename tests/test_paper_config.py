@@ -53,7 +53,7 @@ def test_paper_dag_is_planned_in_full(tmp_path):
         "select_images": 1,
         "noisy_inputs": 7,
         "extract": 14,
-        "iou": 14,
+        "score": 14,
         "bootstrap": 14,
         "fig2": 1,
         "sweep_chunk": 25 + 6 * 6,

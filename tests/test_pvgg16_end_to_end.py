@@ -63,9 +63,11 @@ def test_pvgg16_on_imagenet_s_fixture(tmp_path, weights):
         assert json.loads(h5.attrs["model"])["name"] == "pvgg16"
         geometry = json.loads(h5.attrs["geometry"])
         assert (geometry["resize"], geometry["crop"]) == (224, 224)
-    scores = pd.read_parquet(results / "iou/hps_0/sigma0.parquet")
-    assert len(scores) == 4 * 3 and scores["iou"].between(0, 1).all()
+    scores = pd.read_parquet(results / "scores/hps_0/sigma0.parquet")
+    iou = scores[(scores["metric"] == "iou") & (scores["method"] == "gradcam") & (scores["layer"] == "pcoder5")]
+    assert len(iou) == 4 * 3 and scores["value"].between(0, 1).all()
     summary = pd.read_csv(results / "bootstrap/hps_0/sigma0.csv")
+    summary = summary[(summary["metric"] == "iou") & (summary["method"] == "gradcam") & (summary["layer"] == "pcoder5")]
     assert list(summary["timestep"]) == [0, 1, 2] and (summary["n_images"] == 4).all()
     swept = pd.read_parquet(results / "sweeps/fig3/sigma0/scores.parquet")
     assert len(swept) == 2 * 2 * 3 and swept["value"].between(0, 1).all()

@@ -12,7 +12,8 @@ import pytest
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
 from pcgc.stages.network import NetworkInputs
-from pcgc.stages.score import score_iou
+from pcgc.scores import configured_scores, iou_scores
+from pcgc.stages.score import score_extraction
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.stages.sweep_tables import merge_maps, merge_sweep, summarize_sweep
 from pcgc.sweeps import Configuration, sweep_cells, unique_configurations
@@ -21,6 +22,11 @@ from tests.stage_fixtures import write_stage_inputs
 
 FEEDBACK = (True, True, True, True, False)
 THRESHOLDS = [0.3, 0.5]
+SCORES = iou_scores(THRESHOLDS)
+# Every per-image metric of the registry, for the sweep-against-extraction comparison.
+EVERY = configured_scores(
+    {"metrics": ["iou", "energy_pointing", "pointing_game", "auroc", "average_precision"], "thresholds": THRESHOLDS, "pointing_tolerances": [0, 2]}
+)
 GRID = [0.0, 0.5, 1.0]
 SINGLE = sweep_cells({"kind": "single_pcoder", "pcoders": [1, 3, 5], "beta": GRID, "lambda": GRID, "alpha": 0.05}, FEEDBACK)
 SHARED = sweep_cells({"kind": "shared", "beta": [0.2, 0.6], "lambda": [0.0, 0.4], "alpha": 0.05}, FEEDBACK)
@@ -38,37 +44,43 @@ def network(files, precision: str = "fp32") -> NetworkInputs:
     )
 
 
-def chunk(files, folder, name, configurations, *, batch_size=4, n_images="all", store_maps="none", precision="fp32"):
+def chunk(files, folder, name, configurations, *, batch_size=4, n_images="all", store_maps="none", precision="fp32", scores=SCORES):
     out = folder / f"{name}.h5"
     run_chunk(
         network(files, precision), configurations=configurations, n_images=n_images, image_seed=0, timesteps=3,
-        thresholds=THRESHOLDS, store_maps=store_maps, batch_size=batch_size, out_h5=out,
+        scores=scores, store_maps=store_maps, batch_size=batch_size, out_h5=out,
         out_manifest=folder / f"{name}.json",
     )
     return out
 
 
-def test_sweep_scores_equal_extract_and_iou_for_each_configuration(files, tmp_path):
+def test_sweep_scores_equal_extract_and_score_for_each_configuration(files, tmp_path):
     # Sampled: frozen prefixes (PCoders 3 and 5 alone), lambda = 0 (no predictor above), the top
-    # PCoder, shared configurations; split over two chunks.
+    # PCoder, shared configurations; split over two chunks. Every per-image metric, plus PxAP in
+    # the extraction's table.
     sampled = [SINGLE[k].configuration for k in (1, 4, 8, 10, 14, 16)] + [c.configuration for c in SHARED[1:3]]
-    paths = [chunk(files, tmp_path, "a", sampled[:5]), chunk(files, tmp_path, "b", sampled[5:])]
+    paths = [chunk(files, tmp_path, "a", sampled[:5], scores=EVERY), chunk(files, tmp_path, "b", sampled[5:], scores=EVERY)]
     changed = 0
     for k, configuration in enumerate(sampled):
         path, position = (paths[0], k) if k < 5 else (paths[1], k - 5)
-        extraction, table = tmp_path / f"extract{k}.h5", tmp_path / f"iou{k}.parquet"
+        extraction, table = tmp_path / f"extract{k}.h5", tmp_path / f"scores{k}.parquet"
         extract(
             network(files), hps_name=f"c{k}", timesteps=3, batch_size=4, out_h5=extraction,
             hps=HyperParameters(configuration.beta, configuration.lam, configuration.alpha),
         )
-        score_iou(extraction, files["selection"], THRESHOLDS, table)
-        alone = pd.read_parquet(table).sort_values(["image_index", "timestep", "threshold"])
+        score_extraction(extraction, files["selection"], EVERY + configured_scores(
+            {"metrics": ["pxap"], "thresholds": [], "pointing_tolerances": []}), table, hyperparameter_set=f"c{k}", sigma=0.0)
+        alone = pd.read_parquet(table)
+        pooled = alone[alone["metric"] == "pxap"]
+        assert list(pooled["image_index"]) == [-1] * 4 and pooled["correct"].isna().all() and pooled["value"].between(0, 1).all()
         with h5py.File(path) as h5:
             swept = h5["scores"][position]  # [N, T+1, K]
             correct = h5["correct"][position]
-        expected = alone["iou"].to_numpy().reshape(8, 4, 2)
-        np.testing.assert_allclose(swept, expected, rtol=0, atol=1e-5)
-        np.testing.assert_array_equal(correct, alone["correct"].to_numpy().reshape(8, 4, 2)[..., 0])
+        for j, score in enumerate(EVERY):
+            rows = alone[(alone["metric"] == score.metric) & (alone["parameter"].fillna(-1) == (-1 if score.parameter is None else score.parameter))]
+            expected = rows.sort_values(["image_index", "timestep"])["value"].to_numpy().reshape(8, 4)
+            np.testing.assert_allclose(swept[..., j], expected, rtol=0, atol=1e-5, err_msg=str(score))
+            np.testing.assert_array_equal(correct, rows.sort_values(["image_index", "timestep"])["correct"].to_numpy(bool).reshape(8, 4))
         changed += not np.array_equal(swept[:, 1:], np.broadcast_to(swept[:, :1], swept[:, 1:].shape))
     assert changed >= 4, "degenerate test: the dynamics should move the scores of most configurations"
 
@@ -99,7 +111,7 @@ def test_merge_and_summary(files, tmp_path):
     assert len(table) == len(SINGLE) * 6 * 4 * 2
     assert list(table.columns) == [
         "sweep", "kind", "sigma", "pcoder", "beta", "lambda", "alpha", "image_index", "image_id",
-        "timestep", "metric", "threshold", "value", "correct", "target_logit",
+        "timestep", "metric", "parameter", "value", "correct", "target_logit",
     ]
     assert table["image_index"].nunique() == 6 and set(table["metric"]) == {"iou"}
     # A cell's rows are its configuration's scores; the top PCoder's lambda has no effect.
@@ -107,7 +119,7 @@ def test_merge_and_summary(files, tmp_path):
         expected = h5["scores"][2]
     cell = SINGLE[2]
     rows = table[(table["pcoder"] == cell.pcoder) & (table["beta"] == cell.beta) & (table["lambda"] == cell.lam)]
-    np.testing.assert_array_equal(rows.sort_values(["image_index", "timestep", "threshold"])["value"], expected.ravel())
+    np.testing.assert_array_equal(rows.sort_values(["image_index", "timestep", "parameter"])["value"], expected.ravel())
     top = table[(table["pcoder"] == 5) & (table["beta"] == 0.0)]
     by_lambda = top.groupby("lambda")["value"].apply(np.asarray)
     assert len(by_lambda) == 3 and all(np.array_equal(v, by_lambda.iloc[0]) for v in by_lambda)
@@ -118,9 +130,9 @@ def test_merge_and_summary(files, tmp_path):
     summarize_sweep(table_path, summary_path, resamples=20, seed=0, confidence=0.9)
     summary = pd.read_csv(summary_path)
     assert len(summary) == len(SINGLE) * 2 * 4
-    means = table.groupby(["pcoder", "beta", "lambda", "threshold", "timestep"])["value"].mean()
+    means = table.groupby(["pcoder", "beta", "lambda", "parameter", "timestep"])["value"].mean()
     for _, row in summary.sample(10, random_state=0).iterrows():
-        assert row["mean"] == pytest.approx(means[tuple(row[k] for k in ("pcoder", "beta", "lambda", "threshold", "timestep"))])
+        assert row["mean"] == pytest.approx(means[tuple(row[k] for k in ("pcoder", "beta", "lambda", "parameter", "timestep"))])
     first = summary[summary["timestep"] == 0]
     np.testing.assert_allclose(first["ratio_mean"], 1.0)
 

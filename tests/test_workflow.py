@@ -37,13 +37,25 @@ def test_outputs_exist_with_their_documented_layout(workflow):
         assert json.loads(h5.attrs["noise"])["sigma"] == 0.0
         assert "torch" in json.loads(h5.attrs["versions"])
         assert json.loads(h5.attrs["config"])["dynamics"] == {"timesteps": 2}
-    scores = pd.read_parquet(results / "iou/hps_0/sigma0.parquet")
-    assert len(scores) == 8 * 3 and scores["iou"].between(0, 1).all()
-    assert set(scores["method"]) == {"gradcam"} and set(scores["layer"]) == {"pcoder5"}
+    scores = pd.read_parquet(results / "scores/hps_0/sigma0.parquet")
+    assert list(scores.columns) == [
+        "hyperparameter_set", "sigma", "image_index", "image_id", "timestep", "method", "layer",
+        "metric", "parameter", "value", "correct", "target_logit",
+    ]
+    assert set(scores["metric"]) == {"iou", "energy_pointing", "pointing_game", "auroc", "average_precision", "pxap"}
+    methods = scores[["method", "layer"]].drop_duplicates()
+    # Every (method, layer) x per-image score (5) x image x state, plus PxAP per state.
+    assert len(scores) == len(methods) * (5 * 8 * 3 + 3) and scores["value"].between(0, 1).all()
+    assert (scores.loc[scores["metric"] == "pxap", "image_index"] == -1).all()
     summary = pd.read_csv(results / "bootstrap/hps_0/sigma0.csv")
-    assert list(summary["timestep"]) == [0, 1, 2]
-    # The bootstrap table's sample mean is the mean of the IoU table.
-    np.testing.assert_allclose(summary["mean"], scores.groupby("timestep")["iou"].mean().to_numpy())
+    iou = summary[(summary["metric"] == "iou") & (summary["method"] == "gradcam") & (summary["layer"] == "pcoder5")]
+    assert list(iou["timestep"]) == [0, 1, 2]
+    # The bootstrap table's sample mean is the mean of the score table.
+    rows = scores[(scores["metric"] == "iou") & (scores["method"] == "gradcam") & (scores["layer"] == "pcoder5")]
+    np.testing.assert_allclose(iou["mean"], rows.groupby("timestep")["value"].mean().to_numpy())
+    assert iou["p_holm"].iloc[1:].between(0, 1).all()
+    figure_table = pd.read_csv(results / "figures/fig2.csv")
+    assert len(figure_table) == 2 * 3 and figure_table["significant"].dtype == bool
     for name in ("fig1", "fig2", "fig3", "fig4"):
         for suffix in ("png", "pdf"):
             assert (results / f"figures/{name}.{suffix}").stat().st_size > 1000
@@ -73,12 +85,28 @@ def test_bootstrap_settings_rerun_only_bootstrap_and_figure(workflow):
     }
 
 
+def test_a_metric_reruns_only_the_scoring_behind_it(workflow):
+    workdir, _ = workflow
+    config = tiny_config()
+    config["scores"]["metrics"] = config["scores"]["metrics"][:-1]  # without PxAP
+    assert planned_jobs(workdir, write_config(workdir, config, "metric.yaml")) == {"score": 2, "bootstrap": 2, "fig2": 1, "all": 1}
+    config = tiny_config()
+    config["scores"]["sweep_metrics"] = ["iou", "energy_pointing"]
+    # The sweeps score inside their chunks: a sweep metric reruns the chunks and what reads them.
+    assert planned_jobs(workdir, write_config(workdir, config, "sweep_metric.yaml")) == {
+        "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1, "all": 1
+    }
+    config = tiny_config()
+    config["figures"]["fig2"].update(metric="auroc", parameter=None, alpha=0.01)
+    assert planned_jobs(workdir, write_config(workdir, config, "fig2_metric.yaml")) == {"fig2": 1, "all": 1}
+
+
 def test_a_new_noise_level_runs_only_its_branch(workflow):
     workdir, _ = workflow
     config = tiny_config()
     config["noise"]["sigmas"] = [0.0, 0.6]
     assert planned_jobs(workdir, write_config(workdir, config, "noise.yaml")) == {
-        "noisy_inputs": 1, "extract": 2, "iou": 2, "bootstrap": 2, "all": 1
+        "noisy_inputs": 1, "extract": 2, "score": 2, "bootstrap": 2, "all": 1
     }
 
 
@@ -99,7 +127,7 @@ def test_editing_pcgc_code_reruns_the_stages_behind_it(workflow):
         assert planned_jobs(workdir, configfile) == {}
         source.write_text(original + "\nUNUSED_CONSTANT = 1\n")
         assert planned_jobs(workdir, configfile) == {
-            "extract": 2, "iou": 2, "bootstrap": 2, "fig2": 1,
+            "extract": 2, "score": 2, "bootstrap": 2, "fig2": 1,
             "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1,
             "fig1_cams": 1, "fig1": 1, "all": 1,
         }
@@ -117,12 +145,13 @@ def test_the_sweep_tables(workflow):
         (1, 0.5, 0.0), (1, 0.5, 0.5), (1, 1.0, 0.0), (5, 0.5, 0.0), (5, 0.5, 0.5), (5, 1.0, 0.0)
     ]
     # t = 0 is the feedforward network: every cell's t = 0 IoU is that of the hyperparameter sets.
-    extraction = pd.read_parquet(results / "iou/hps_0/sigma0.parquet")
+    extraction = pd.read_parquet(results / "scores/hps_0/sigma0.parquet")
+    extraction = extraction[(extraction["metric"] == "iou") & (extraction["method"] == "gradcam") & (extraction["layer"] == "pcoder5")]
     first = extraction[extraction["timestep"] == 0].sort_values("image_index")
     for _, rows in scores[scores["timestep"] == 0].groupby(["pcoder", "beta", "lambda"]):
         rows = rows.sort_values("image_index")
         assert list(rows["image_id"].astype(str)) == list(first["image_id"])
-        np.testing.assert_array_equal(rows["value"].to_numpy(), first["iou"].to_numpy())
+        np.testing.assert_array_equal(rows["value"].to_numpy(), first["value"].to_numpy())
     summary = pd.read_csv(results / "sweeps/fig4/sigma0.3/summary.csv")
     assert len(summary) == 2 * 3 and (summary["n_images"] == 6).all()
     with h5py.File(results / "sweeps/fig3/sigma0/maps.h5") as h5:
@@ -189,7 +218,7 @@ def test_precision_reruns_every_stage_that_runs_the_network(workflow):
     config = tiny_config()
     config["model"]["precision"] = "bf16"
     assert planned_jobs(workdir, write_config(workdir, config, "precision.yaml")) == {
-        "extract": 2, "iou": 2, "bootstrap": 2, "fig2": 1,
+        "extract": 2, "score": 2, "bootstrap": 2, "fig2": 1,
         "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1,
         "fig1_cams": 1, "fig1": 1, "all": 1,
     }

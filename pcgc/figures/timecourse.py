@@ -44,12 +44,15 @@ def plot_iou_over_time(
     title: str,
     ylabel: str = "mean IoU",
     error: str = "boot_sd",
+    significance: str | None = None,
 ) -> None:
     """Draw ``mean`` against ``timestep`` for each summary (legend = mapping key) and save it.
 
     ``summaries`` are tables as produced by ``pcgc.bootstrap.bootstrap_timesteps``. ``error`` is
     the column used as symmetric error bars (default the bootstrap SD, the paper's error bars),
-    or ``'ci'`` for asymmetric bars spanning ``ci_low``..``ci_high``. Each of ``out_paths`` is
+    or ``'ci'`` for asymmetric bars spanning ``ci_low``..``ci_high``. ``significance`` names a
+    bool column of the summaries: its True timesteps get a star above their error bar (Figure 2:
+    significantly different from t = 0). Each of ``out_paths`` is
     written atomically; its suffix picks the format (``.png`` at 200 dpi, or ``.pdf``).
     """
     if not summaries:
@@ -66,15 +69,27 @@ def plot_iou_over_time(
             raise ValueError(f"summary {name!r}: repeated timesteps {steps.tolist()}")
         order = np.argsort(steps)
         yerr = yerr[..., order]
-        prepared.append((name, steps[order], frame["mean"].to_numpy(np.float64)[order], yerr))
+        if significance is None:
+            marked = np.zeros(len(steps), dtype=bool)
+        elif significance not in frame.columns or frame[significance].dtype != bool:
+            raise ValueError(f"summary {name!r} lacks a bool column {significance!r} (has {list(frame.columns)})")
+        else:
+            marked = frame[significance].to_numpy()[order]
+        prepared.append((name, steps[order], frame["mean"].to_numpy(np.float64)[order], yerr, marked))
 
     figure = Figure(figsize=(5.5, 3.8), layout="constrained")
     axes = figure.add_subplot()
     # Lines are dodged sideways by a few hundredths of a step so that their error bars stay apart.
     dodge = 0.06
-    for k, (name, steps, mean, yerr) in enumerate(prepared):
+    for k, (name, steps, mean, yerr, marked) in enumerate(prepared):
         shift = (k - (len(prepared) - 1) / 2) * dodge
-        axes.errorbar(steps + shift, mean, yerr=yerr, marker="o", markersize=4, capsize=3, label=str(name))
+        line = axes.errorbar(steps + shift, mean, yerr=yerr, marker="o", markersize=4, capsize=3, label=str(name))
+        if marked.any():
+            top = mean + (yerr if yerr.ndim == 1 else yerr[1])
+            axes.plot(
+                (steps + shift)[marked], top[marked], linestyle="none", marker="*", markersize=8,
+                color=line.lines[0].get_color(),
+            )
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("timestep")
     axes.set_ylabel(ylabel)

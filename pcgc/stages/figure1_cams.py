@@ -27,7 +27,8 @@ from pcgc.data.masks import IGNORE_ID
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, require_datasets, string_array, write_json_attrs
-from pcgc.scoring import iou_scores, score_maps
+from pcgc.scoring import score_maps
+from pcgc.scores import iou_scores
 from pcgc.stages.network import NetworkInputs, Targets
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,10 @@ VALUE = "ratio_mean"
 
 
 def _rows(summary: pd.DataFrame, path: Path, threshold: float, metric: str = "iou") -> pd.DataFrame:
-    rows = summary[(summary["metric"] == metric) & np.isclose(summary["threshold"], threshold)]
+    rows = summary[(summary["metric"] == metric) & np.isclose(summary["parameter"], threshold)]
     if rows.empty:
-        raise ValueError(f"{path}: no {metric} rows at threshold {threshold}; thresholds present: {sorted(summary['threshold'].unique())}")
+        present = sorted(summary.loc[summary["metric"] == metric, "parameter"].unique())
+        raise ValueError(f"{path}: no {metric} rows at threshold {threshold}; {metric} thresholds present: {present}")
     return rows
 
 

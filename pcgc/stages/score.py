@@ -1,14 +1,16 @@
-"""Stage: IoU of every image's CAM with its object mask, per CAM method, layer, timestep and threshold.
+"""Stage: every score of every image's CAMs against its object mask, as one long table.
 
-Output table (Parquet), one row per method x layer x image x timestep x threshold:
-method, layer, image_index, image_id, timestep, threshold, iou, correct (top-1 == CAM target),
-target_logit.
+Output table (Parquet), one row per CAM method x layer x score x image x timestep (README,
+"Score tables"): hyperparameter_set, sigma, image_index, image_id, timestep, method, layer, metric,
+parameter, value, correct (top-1 == CAM target), target_logit. A dataset-level score (PxAP) has one
+row per method x layer x timestep with image_index -1 and no image_id, correct or target_logit.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,12 +18,35 @@ import torch
 
 from pcgc.atomic import atomic_path
 from pcgc.h5io import cam_datasets, open_h5, require_datasets
-from pcgc.scoring import iou_scores, score_maps
+from pcgc.metrics import METRICS
+from pcgc.scoring import score_batch
+from pcgc.scores import Score
 
 log = logging.getLogger(__name__)
 
+COLUMNS = [
+    "hyperparameter_set", "sigma", "image_index", "image_id", "timestep", "method", "layer",
+    "metric", "parameter", "value", "correct", "target_logit",
+]
+DATASET_ROW = -1
+"""image_index of the rows of a dataset-level score."""
 
-def score_iou(extract_h5: Path, selection_h5: Path, thresholds: list[float], out_table: Path, chunk: int = 32) -> None:
+
+def score_extraction(
+    extract_h5: Path,
+    selection_h5: Path,
+    scores: Sequence[Score],
+    out_table: Path,
+    *,
+    hyperparameter_set: str,
+    sigma: float,
+    chunk: int = 32,
+) -> None:
+    """Score every (method, layer) map dataset of `extract_h5` against the masks of `selection_h5`."""
+    if not scores:
+        raise ValueError("no scores to compute")
+    per_image = [s for s in scores if s.per_image]
+    pooled = [s for s in scores if not s.per_image]
     parts = []
     with open_h5(extract_h5) as extraction, open_h5(selection_h5) as selection:
         require_datasets(extraction, ["image_id", "top1", "cam_target", "target_logit"], extract_h5)
@@ -32,51 +57,84 @@ def score_iou(extract_h5: Path, selection_h5: Path, thresholds: list[float], out
         correct = extraction["top1"][:] == extraction["cam_target"][:][:, None]
         target_logit = extraction["target_logit"][:]
         for (method, layer), maps in cam_datasets(extraction, extract_h5).items():
-            scores = _score_dataset(maps, selection, thresholds, chunk)
-            empty = np.argwhere(np.isnan(scores))
-            if len(empty):
-                # Selection guarantees a non-empty object, so an empty union cannot happen: say so loudly.
-                raise ValueError(
-                    f"{extract_h5}: {method} at {layer}: IoU undefined (empty union) at {len(empty)} (threshold, image, timestep) positions"
-                )
-            parts.append(_table(method, layer, scores, thresholds, image_ids, correct, target_logit))
-            for k, threshold in enumerate(thresholds):
-                log.info(
-                    "%s at %s, threshold %g: mean IoU by timestep %s",
-                    method, layer, threshold, " ".join(f"{v:.3f}" for v in scores[k].mean(0)),
-                )
+            values, sums = _score_dataset(maps, selection, scores, chunk)
+            frame = _per_image_table(values, per_image, image_ids, correct, target_logit)
+            if pooled:
+                totals = {s: METRICS[s.metric].finish(sums[s]) for s in pooled}  # each [T+1]
+                frame = pd.concat([frame, _dataset_table(totals)], ignore_index=True)
+            frame.insert(0, "layer", layer)
+            frame.insert(0, "method", method)
+            parts.append(frame)
+            _log_scores(extract_h5, method, layer, frame)
+    table = pd.concat(parts, ignore_index=True)
+    table["hyperparameter_set"] = hyperparameter_set
+    table["sigma"] = float(sigma)
+    table["correct"] = table["correct"].astype("boolean")
     with atomic_path(out_table) as tmp:
-        pd.concat(parts, ignore_index=True).to_parquet(tmp, index=False)
+        table[COLUMNS].to_parquet(tmp, index=False)
 
 
-def _score_dataset(maps, selection, thresholds: list[float], chunk: int) -> np.ndarray:
+def _score_dataset(maps, selection, scores: Sequence[Score], chunk: int) -> tuple[np.ndarray, dict[Score, torch.Tensor]]:
+    """Per-image scores [S, N, T+1] of one map dataset, and each dataset-level score's sums over
+    its images."""
     count, states = maps.shape[:2]
-    scores = np.empty((len(thresholds), count, states), dtype=np.float64)
+    values = np.empty((sum(s.per_image for s in scores), count, states), dtype=np.float64)
+    sums: dict[Score, torch.Tensor] = {}
     for start in range(0, count, chunk):
         stop = min(start + chunk, count)
-        scores[:, start:stop] = score_maps(
+        part, pooled = score_batch(
             torch.from_numpy(maps[start:stop]),
             torch.from_numpy(selection["mask_ids"][start:stop].astype(np.int32)),
             torch.from_numpy(selection["class_id"][start:stop]),
-            iou_scores(thresholds),
-        ).numpy()
-    return scores
+            scores,
+        )
+        values[:, start:stop] = part.numpy()
+        for score, addend in pooled.items():
+            addend = addend.sum(1)  # over the batch's images
+            sums[score] = addend if score not in sums else sums[score] + addend
+    return values, sums
 
 
-def _table(method, layer, scores, thresholds, image_ids, correct, target_logit) -> pd.DataFrame:
-    grid_threshold, grid_image, grid_t = (
-        g.ravel() for g in np.meshgrid(*(np.arange(n) for n in scores.shape), indexing="ij")
-    )
+def _per_image_table(values, scores, image_ids, correct, target_logit) -> pd.DataFrame:
+    score_of, image_of, step_of = (g.ravel() for g in np.indices(values.shape))
     return pd.DataFrame(
         {
-            "method": method,
-            "layer": layer,
-            "image_index": grid_image,
-            "image_id": image_ids[grid_image],
-            "timestep": grid_t,
-            "threshold": np.asarray(thresholds)[grid_threshold],
-            "iou": scores.ravel(),
-            "correct": correct[grid_image, grid_t],
-            "target_logit": target_logit[grid_image, grid_t],
+            "image_index": image_of,
+            "image_id": np.asarray(image_ids, dtype=object)[image_of],
+            "timestep": step_of,
+            "metric": np.array([s.metric for s in scores], dtype=object)[score_of],
+            "parameter": np.array([np.nan if s.parameter is None else s.parameter for s in scores])[score_of],
+            "value": values.ravel(),
+            "correct": correct[image_of, step_of],
+            "target_logit": target_logit[image_of, step_of].astype(np.float64),
         }
     )
+
+
+def _dataset_table(totals: dict[Score, torch.Tensor]) -> pd.DataFrame:
+    """One row per dataset-level score and timestep."""
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "image_index": DATASET_ROW, "image_id": None, "timestep": np.arange(values.shape[-1]), "metric": s.metric,
+                    "parameter": np.nan if s.parameter is None else s.parameter, "value": values.numpy(),
+                    "correct": None, "target_logit": np.nan,
+                }
+            )
+            for s, values in totals.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def _log_scores(path: Path, method: str, layer: str, frame: pd.DataFrame) -> None:
+    for (metric, parameter), rows in frame.groupby(["metric", "parameter"], dropna=False, sort=False):
+        by_step = rows.groupby("timestep")["value"]
+        undefined = int(rows["value"].isna().sum())
+        label = metric if pd.isna(parameter) else f"{metric}@{parameter:g}"
+        log.info(
+            "%s at %s, %s: mean by timestep %s%s", method, layer, label,
+            " ".join(f"{v:.3f}" for v in by_step.mean()),
+            f" ({undefined} undefined values (NaN) in {path}, README 'Scores')" if undefined else "",
+        )

@@ -5,7 +5,7 @@ states, K scores):
 
 | dataset | shape, dtype | meaning |
 |---|---|---|
-| `scores` | [C, N, T+1, K] float64 | each score of each map (attribute `scores` names them) |
+| `scores` | [C, N, T+1, K] float64 | each score of each map (attribute `scores` names them: metric, parameter); NaN where undefined |
 | `correct` | [C, N, T+1] bool | top-1 class == Grad-CAM target |
 | `target_logit` | [C, N, T+1] float32 | logit of the Grad-CAM target |
 | `image_index`, `image_id` | [N] | the images (index into the selection) |
@@ -34,7 +34,8 @@ from pcgc.engine import Engine, Trajectories
 from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, require_datasets, string_array, write_json_attrs
 from pcgc.provenance import sha256_file
 from pcgc.resume import BatchStore, batch_name
-from pcgc.scoring import iou_scores, score_maps
+from pcgc.scoring import score_maps
+from pcgc.scores import Score
 from pcgc.stages.network import NetworkInputs, Targets
 from pcgc.sweeps import Configuration, sweep_images, write_manifest
 
@@ -85,7 +86,7 @@ def run_chunk(
     n_images: int | str,
     image_seed: int,
     timesteps: int,
-    thresholds: Sequence[float],
+    scores: Sequence[Score],
     store_maps: str | Sequence[str],
     batch_size: int | str,
     out_h5: Path,
@@ -106,13 +107,16 @@ def run_chunk(
     if objectless:
         raise ValueError(f"{selection_h5}: images {objectless} have no pixel of their class, so no IoU; rerun the selection")
     kept = map_images(store_maps, image_ids, f"store_maps of the sweep writing {out_h5}")
-    scores = iou_scores(thresholds)
+    pooled = [s for s in scores if not s.per_image]
+    if pooled:
+        raise ValueError(f"{out_h5}: sweeps score per-image metrics only; {pooled} are dataset-level")
     targets, dynamics = network.load()
     torch_device = next(dynamics.net.parameters()).device
     settings = [HyperParameters(c.beta, c.lam, c.alpha) for c in configurations]
     count, states, width = len(images), timesteps + 1, len(configurations)
     result_scores = np.full((width, count, states, len(scores)), np.nan)
     correct = np.zeros((width, count, states), dtype=bool)
+    filled = np.zeros((width, count), dtype=bool)
     target_logit = np.zeros((width, count, states), dtype=np.float32)
     maps: np.ndarray | None = None
     started = time.perf_counter()
@@ -164,6 +168,7 @@ def run_chunk(
                 result_scores[rows] = arrays["scores"]
                 correct[rows] = arrays["correct"]
                 target_logit[rows] = arrays["target_logit"]
+                filled[rows] = True
                 if len(arrays["maps"]):
                     if maps is None:
                         maps = np.zeros((width, len(kept), states) + arrays["maps"].shape[2:], dtype=np.float16)
@@ -172,13 +177,13 @@ def run_chunk(
                 progress.update(len(rows[0]))
         progress.close()
     seconds = time.perf_counter() - started
-    undefined = np.argwhere(np.isnan(result_scores))
-    if len(undefined):
-        c, i, t, k = undefined[0]
-        raise ValueError(
-            f"{out_h5}: {len(undefined)} undefined scores, e.g. {scores[k]} of image {image_ids[i]} at t = {t} "
-            f"for {configurations[c].key} (an IoU with an empty union: the selection should prevent it)"
-        )
+    if not filled.all():
+        c, i = np.argwhere(~filled)[0]
+        raise RuntimeError(f"{out_h5}: the engine returned no maps for image {image_ids[i]} under {configurations[c].key}")
+    undefined = int(np.isnan(result_scores).sum())
+    if undefined:
+        # A documented value (pcgc.metrics), kept: the summary leaves those images out and counts them.
+        log.warning("%s: %d undefined (NaN) scores (README, 'Scores')", out_h5, undefined)
     with atomic_h5(out_h5) as out:
         out.create_dataset("scores", data=result_scores)
         out.create_dataset("correct", data=correct)

@@ -78,7 +78,7 @@ def merge_sweep(
     """One long table (Parquet) for the sweep's grid at one noise level: one row per cell x image x
     timestep x score."""
     with _Chunks(chunk_paths) as chunks:
-        scores = chunks.scores  # [{"metric": ..., "threshold": ...}], see pcgc.scoring.Score
+        scores = chunks.scores  # [{"metric": ..., "parameter": ...}], see pcgc.scoring.Score
         count, states, width = len(chunks.image_index), chunks.timesteps + 1, len(scores)
         values = np.stack([chunks.get(c.configuration, "scores") for c in cells])
         correct = np.stack([chunks.get(c.configuration, "correct") for c in cells])
@@ -101,7 +101,7 @@ def merge_sweep(
             "image_id": _categorical(list(image_id), image_of),
             "timestep": step_of.astype(np.int32),
             "metric": _categorical([s["metric"] for s in scores], score_of),
-            "threshold": np.array([np.nan if s["threshold"] is None else s["threshold"] for s in scores])[score_of],
+            "parameter": np.array([np.nan if s["parameter"] is None else s["parameter"] for s in scores])[score_of],
             "value": values.ravel(),
             "correct": np.broadcast_to(correct[..., None], shape).ravel(),
             "target_logit": np.broadcast_to(logits[..., None], shape).ravel(),
@@ -139,10 +139,15 @@ def summarize_sweep(table_path: Path, out_table: Path, *, resamples: int, seed: 
     and their bootstrap SD and percentile intervals (`pcgc.bootstrap.bootstrap_timesteps`)."""
     table = pd.read_parquet(table_path)
     parts = []
-    keys = CELL_COLUMNS + ["metric", "threshold"]
+    keys = CELL_COLUMNS + ["metric", "parameter"]
     for key, rows in table.groupby(keys, sort=False, dropna=False, observed=True):
         values = rows.pivot(index="image_index", columns="timestep", values="value").sort_index(axis=1)
-        summary = bootstrap_timesteps(values.to_numpy(), resamples=resamples, seed=seed, confidence=confidence)
+        # Images whose score is undefined (NaN) at some timestep are left out, and counted.
+        undefined = values.isna().any(axis=1)
+        if undefined.all():
+            raise ValueError(f"{table_path}: score undefined for every image at {dict(zip(keys, key))}")
+        summary = bootstrap_timesteps(values[~undefined].to_numpy(), resamples=resamples, seed=seed, confidence=confidence)
+        summary["n_excluded"] = int(undefined.sum())
         summary["accuracy"] = rows.groupby("timestep")["correct"].mean().reindex(summary["timestep"]).to_numpy()
         for name, value in reversed(list(zip(keys, key))):
             summary.insert(0, name, value)

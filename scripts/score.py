@@ -1,0 +1,21 @@
+"""Snakemake job: every score of each CAM against its object mask, per image, timestep, method and layer."""
+
+from pathlib import Path
+
+from pcgc.scores import configured_scores
+from pcgc.stages.score import score_extraction
+from pcgc.workflow import run_job
+
+
+def main() -> None:
+    score_extraction(
+        Path(snakemake.input.extraction),
+        Path(snakemake.input.selection),
+        configured_scores(snakemake.params.scores),
+        Path(snakemake.output[0]),
+        hyperparameter_set=snakemake.wildcards.hps,
+        sigma=snakemake.params.sigma,
+    )
+
+
+run_job(snakemake, main)
