@@ -140,6 +140,7 @@ def test_the_sweep_tables(workflow):
     ]
     # t = 0 is the feedforward network: every cell's t = 0 IoU is that of the hyperparameter sets.
     extraction = pd.read_parquet(results / "iou/hps_0/sigma0.parquet")
+    extraction = extraction[(extraction["method"] == "gradcam") & (extraction["layer"] == "pcoder5")]
     first = extraction[extraction["timestep"] == 0].sort_values("image_index")
     for _, rows in scores[scores["timestep"] == 0].groupby(["pcoder", "beta", "lambda"]):
         rows = rows.sort_values("image_index")
