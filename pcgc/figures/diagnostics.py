@@ -29,8 +29,8 @@ def plot_convergence(table: pd.DataFrame, out_paths: Sequence[Path], *, title: s
         raise ValueError(f"diagnostics table lacks columns {missing}; has {list(table.columns)}")
     steps = table["timestep"].to_numpy()
 
-    figure = Figure(figsize=(16, 3.4), layout="constrained")
-    axes = figure.subplots(1, 5)
+    figure = Figure(figsize=(17, 3.6), layout="constrained")
+    axes = figure.subplots(1, 5, sharex=True)
     panel = axes[0]
     for n, column in enumerate(errors, start=1):
         panel.plot(steps, table[column].to_numpy(np.float64), marker="o", markersize=3, label=f"PCoder {n}")

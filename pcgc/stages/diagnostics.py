@@ -26,5 +26,5 @@ def diagnostics_figure(
     noise = "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
     plot_convergence(
         table, out_paths, title=f"Convergence of the dynamics: {hyperparameter_set}, {noise}",
-        iou_label=f"mean IoU (Grad-CAM, top layer, threshold {threshold:g})",
+        iou_label=f"mean IoU\n(Grad-CAM, top layer, threshold {threshold:g})",
     )
