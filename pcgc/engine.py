@@ -53,6 +53,19 @@ class Trajectories:
     top_layer: str
     """The name of the top representation's layer (`pcoder{N}`)."""
 
+    @classmethod
+    def concatenate(cls, blocks: Sequence["Trajectories"]) -> "Trajectories":
+        """The rows of several blocks (of one engine) as one block, in order."""
+        if not blocks:
+            raise ValueError("no blocks to concatenate")
+        tensors = {
+            name: torch.cat([getattr(b, name) for b in blocks])
+            for name in cls.__dataclass_fields__
+            if name not in ("cams", "top_layer")
+        }
+        cams = {key: torch.cat([b.cams[key] for b in blocks]) for key in blocks[0].cams}
+        return cls(cams=cams, top_layer=blocks[0].top_layer, **tensors)
+
     @property
     def cam_raw(self) -> torch.Tensor:
         """[R, T+1, h, w] Grad-CAM on the top representation (the paper's map)."""
