@@ -24,6 +24,8 @@ from tests.stage_fixtures import write_stage_inputs
 
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
 IMAGES, BATCH, TIMESTEPS = 16, 2, 6
+# Several methods and a lower layer: every map of a batch is kept and restored.
+CAMS = {"methods": ["gradcam", "eigencam", "layercam"], "layers": ["top", "pcoder3"]}
 REPO = Path(__file__).resolve().parents[1]
 
 RUN = """
@@ -36,7 +38,7 @@ selection, inputs, backbone, out, *pmodules = sys.argv[1:]
 network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
                         spec="mini", gradient_scaling=False, precision="fp32", device="cpu")
 hps = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
-extract(network, hps_name="hps_0", hps=hps, timesteps={timesteps}, batch_size={batch}, out_h5=Path(out))
+extract(network, hps_name="hps_0", hps=hps, timesteps={timesteps}, batch_size={batch}, out_h5=Path(out), cams={cams})
 """
 
 
@@ -52,13 +54,17 @@ def network(files) -> NetworkInputs:
     )
 
 
-def run(files, out: Path, timesteps: int = TIMESTEPS) -> None:
-    extract(network(files), hps_name="hps_0", hps=HPS, timesteps=timesteps, batch_size=BATCH, out_h5=out)
+def run(files, out: Path, timesteps: int = TIMESTEPS, cams: dict = CAMS) -> None:
+    extract(network(files), hps_name="hps_0", hps=HPS, timesteps=timesteps, batch_size=BATCH, out_h5=out, cams=cams)
 
 
-def contents(path: Path) -> dict:
+def contents(path: Path, cams: dict = CAMS) -> dict:
     with h5py.File(path) as h5:
-        arrays = {name: h5[name][:] for name in h5}
+        arrays = {}
+        h5.visititems(lambda name, node: arrays.__setitem__(name, node[:]) if isinstance(node, h5py.Dataset) else None)
+        assert sorted(name for name in arrays if name.startswith("cams/")) == sorted(
+            f"cams/{m}/{layer}" for m in cams["methods"] for layer in ("pcoder5", "pcoder3")
+        )
         attrs = {k: json.loads(v) for k, v in h5.attrs.items()}
     attrs.pop("versions")
     return {"arrays": arrays, "attrs": attrs}
@@ -75,7 +81,7 @@ def killed_run(files, out: Path, after_batches: int) -> None:
     """Start the extraction in its own process and SIGKILL it once `after_batches` are finished."""
     arguments = [str(files["selection"]), str(files["inputs"]), str(files["backbone"]), str(out)]
     arguments += [str(p) for p in files["pmodules"]]
-    code = RUN.format(timesteps=TIMESTEPS, batch=BATCH)
+    code = RUN.format(timesteps=TIMESTEPS, batch=BATCH, cams=repr(CAMS))
     process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=REPO, stderr=subprocess.DEVNULL)
     batches = out.with_name(out.name + ".batches")
     deadline = time.monotonic() + 300
@@ -113,13 +119,17 @@ def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_
         assert not out.with_name(out.name + ".batches").exists()
 
 
-def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, caplog):
+@pytest.mark.parametrize(
+    "other", [{"timesteps": TIMESTEPS - 1}, {"cams": {"methods": ["gradcam", "eigencam", "hirescam"], "layers": ["top", "pcoder3"]}}]
+)
+def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, caplog, other):
     out = tmp_path / "out.h5"
     killed_run(files, out, 2)
     with caplog.at_level(logging.INFO, logger="pcgc.resume"):
-        run(files, out, timesteps=TIMESTEPS - 1)  # another job now writes this output
+        run(files, out, **other)  # another job now writes this output
     assert any("discarded" in r.getMessage() for r in caplog.records)
     assert not any("resumed" in r.getMessage() for r in caplog.records)
     fresh = tmp_path / "fresh.h5"
-    run(files, fresh, timesteps=TIMESTEPS - 1)
-    assert_same(contents(out), contents(fresh))
+    run(files, fresh, **other)
+    cams = other.get("cams", CAMS)
+    assert_same(contents(out, cams), contents(fresh, cams))
