@@ -49,7 +49,6 @@ class Trajectories:
     """[R, T+1, N] per-image error of each PCoder's prediction (NaN where it was not computed)."""
     representation_change: torch.Tensor
     """[R, T+1] ||r_t - r_{t-1}|| / ||r_{t-1}|| of the top representation r, per row; NaN at t = 0."""
-
     top_layer: str
     """The name of the top representation's layer (`pcoder{N}`)."""
 
