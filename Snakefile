@@ -3,6 +3,7 @@
     world (demo data + trained weights, or ImageNet-S + fetched weights)
       -> select_images -> noisy_inputs (per sigma)
            -> extract (per hyperparameter set x sigma) -> score -> bootstrap -> fig2
+                                                         -> diagnostics (with extract)
            -> sweep_chunk (per sweep x sigma x chunk) -> sweep_merge -> sweep_summary -> fig3, fig4
            -> fig1_cams -> fig1
 
@@ -55,6 +56,7 @@ include: "rules/extract.smk"
 include: "rules/score.smk"
 include: "rules/sweeps.smk"
 include: "rules/figures.smk"
+include: "rules/diagnostics.smk"
 
 
 # Every rule's code fingerprint is that of the script it runs: a rule whose `code` param names
@@ -75,3 +77,10 @@ rule all:
         [sweep_outputs(name, "summary.csv") for name in SWEEPS],
         [sweep_outputs(name, "maps.h5") for name, sweep in SWEEPS.items() if sweep["store_maps"] != "none"],
         [f"{RESULTS}/figures/{name}.{suffix}" for name in ("fig1", "fig3", "fig4") if FIGURES[name] is not None for suffix in ("png", "pdf")],
+        [
+            f"{RESULTS}/figures/diagnostics/{hps}/sigma{sigma_label(sigma)}.{suffix}"
+            for hps in HPS_NAMES
+            for sigma in config["noise"]["sigmas"]
+            for suffix in ("png", "pdf")
+            if DIAGNOSTICS is not None
+        ],

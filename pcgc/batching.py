@@ -19,6 +19,7 @@ from typing import Callable
 
 import torch
 
+from pcgc.cam import CamRequest
 from pcgc.dynamics import HyperParameters, PCDynamics
 from pcgc.engine import Engine
 
@@ -89,14 +90,14 @@ def resolve_batch_size(setting: int | str, device: torch.device, run_rows: Calla
 
 def engine_probe(
     dynamics: PCDynamics, x: torch.Tensor, target: torch.Tensor, configuration: HyperParameters, *,
-    timesteps: int, diagnostics: bool, precision: str,
+    timesteps: int, diagnostics: bool, precision: str, cams: CamRequest | None = None,
 ) -> Callable[[int], None]:
     """`run_rows` for `measure_footprint`: the engine on `rows` copies of one image `x` [1, C, H, W]
-    (class `target` [1]) under one configuration, as the job will run it. Two timesteps suffice:
-    a step overwrites the state of the one before."""
+    (class `target` [1]) under one configuration, with the job's CAM request, as the job will run
+    it. Two timesteps suffice: a step overwrites the state of the one before."""
 
     def run_rows(rows: int) -> None:
-        engine = Engine(dynamics, batch_size=rows, diagnostics=diagnostics, precision=precision)
+        engine = Engine(dynamics, batch_size=rows, diagnostics=diagnostics, precision=precision, cams=cams)
         for _ in engine.run(x.expand(rows, *x.shape[1:]), target.expand(rows), [configuration], min(timesteps, 2)):
             pass
 

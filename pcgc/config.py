@@ -136,6 +136,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
         messages.append(f"figures.fig2.sigma: {fig2['sigma']} is not one of noise.sigmas {config['noise']['sigmas']}")
     messages += _fig2_score_errors(config["scores"], fig2)
     messages += _sweep_errors(config)
+    messages += _cam_errors(config, count)
     messages += _figure_errors(config)
     messages += _sigma_label_errors(config)
     if config["world"] == "demo" and config["selection"]["n_images"] > (
@@ -194,6 +195,33 @@ def _sweep_errors(config: Mapping) -> list[str]:
         if n_images != "all" and n_images > config["selection"]["n_images"]:
             messages.append(
                 f"{key}.n_images: {n_images} images asked for, but selection.n_images is {config['selection']['n_images']}"
+            )
+    return messages
+
+
+def _cam_errors(config: Mapping, count: int) -> list[str]:
+    """Layers that exist and are named once; what the diagnostics figure needs is computed."""
+    messages = []
+    layers: dict[int, str] = {}
+    for n, name in enumerate(config["cam"]["layers"]):
+        index = count if name == "top" else int(name.removeprefix("pcoder"))
+        if index > count:
+            messages.append(f"cam.layers[{n}]: {name!r} does not exist; model {config['model']['spec']} has {count} PCoders (pcoder1 .. pcoder{count})")
+        elif index in layers:
+            messages.append(f"cam.layers[{n}]: {name!r} is the layer {layers[index]!r} names already (top is pcoder{count})")
+        else:
+            layers[index] = name
+    diagnostics = config["figures"]["diagnostics"]
+    if diagnostics is not None:
+        if "gradcam" not in config["cam"]["methods"] or count not in layers:
+            messages.append(
+                f"figures.diagnostics: draws the IoU of Grad-CAM on the top layer, so cam.methods needs gradcam "
+                f"and cam.layers top (or pcoder{count}); got methods {config['cam']['methods']}, layers {config['cam']['layers']}"
+            )
+        if "iou" not in config["scores"]["metrics"] or diagnostics["threshold"] not in config["scores"]["thresholds"]:
+            messages.append(
+                f"figures.diagnostics.threshold: draws the IoU at {diagnostics['threshold']}, which needs iou in scores.metrics "
+                f"{config['scores']['metrics']} and the threshold in scores.thresholds {config['scores']['thresholds']}"
             )
     return messages
 

@@ -34,7 +34,7 @@ computing everything:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Sequence
 
 import torch
@@ -229,12 +229,15 @@ class Readout:
 
     t: int
     activation: torch.Tensor
-    """rep of the top PCoder (the Grad-CAM layer), a leaf that requires grad."""
+    """rep of the top PCoder (the default CAM layer), in the graph of `logits`."""
     logits: torch.Tensor
-    """[B, classes], computed from `activation` with the graph kept, so Grad-CAM needs no re-run."""
+    """[B, classes], computed from `activation` with the graph kept, so a CAM needs no re-run."""
     errors: torch.Tensor
     """[B, N] per-image prediction error of each PCoder (NaN where not computed)."""
     state: DynamicsState
+    layers: dict[int, torch.Tensor] = field(default_factory=dict)
+    """PCoder index (0-based) -> its rep, in the graph of `logits`: the top one always, lower ones
+    where `PCDynamics.readout` was asked for them."""
 
 
 @dataclass(frozen=True)
@@ -425,12 +428,39 @@ class PCDynamics:
             state = self._step(state, x, plan, weights, first_drive, last=t == timesteps)
             yield state
 
-    def readout(self, state: DynamicsState) -> Readout:
-        """Logits from the top representation, keeping the graph for Grad-CAM."""
+    def readout(
+        self,
+        state: DynamicsState,
+        *,
+        layers: Sequence[int] = (),
+        feedforward: torch.Tensor | None = None,
+    ) -> Readout:
+        """Logits from the top representation, keeping the graph for the CAMs.
+
+        By default the graph starts at the top representation (a leaf): nothing but the head is
+        recorded. `layers` (0-based PCoder indices) asks for lower representations too: the
+        graph then starts at the lowest of them and runs through this timestep's feedforward path,
+        each PCoder m above it contributing `feedforward[:, m] * stage_m` ([B, N] weights, beta
+        of the timestep's coefficients; None at t = 0, where rep = ff), with the previous state
+        held fixed (pcgc.cam). The forward values are exactly the state's: only the stages above
+        the lowest layer are run again, to record their graph.
+        """
+        top = self.net.num_pcoders - 1
+        lowest = min((*layers, top))
+        if lowest < 0:
+            raise ValueError(f"layers must be PCoder indices in 0..{top}, got {list(layers)}")
         with torch.enable_grad():
-            activation = state.reps[-1].detach().requires_grad_(True)
-            logits = self.net.head(activation)
-        return Readout(state.t, activation, logits, state.errors, state)
+            rep = state.reps[lowest].detach().requires_grad_(True)
+            kept = {lowest: rep}
+            for m in range(lowest + 1, top + 1):
+                drive = self.net.stages[m](rep)
+                weight = 1.0 if feedforward is None else _scale(feedforward[:, m].to(drive.device, torch.promote_types(drive.dtype, torch.float32)), drive)
+                # The state's value (drive - drive.detach() is exactly zero) with the derivative
+                # of `weight * drive`: the feedback, memory and error terms are constants here.
+                rep = state.reps[m].detach() + weight * (drive - drive.detach())
+                kept[m] = rep
+            logits = self.net.head(rep)
+        return Readout(state.t, rep, logits, state.errors, state, kept)
 
     def run(
         self,
@@ -440,14 +470,16 @@ class PCDynamics:
         initial: DynamicsState | None = None,
         *,
         diagnostics: bool = True,
+        layers: Sequence[int] = (),
     ) -> Iterator[Readout]:
-        """Readouts at t = 0, 1, ..., timesteps. `initial` reuses a t = 0 state computed before."""
+        """Readouts at t = 0, 1, ..., timesteps. `initial` reuses a t = 0 state computed before;
+        `layers` are the PCoders (0-based) whose representations the readouts keep in their graph."""
         if initial is None:
             initial = self.initial_state(x, self.plan(coefficients, diagnostics=diagnostics))
         self._check(x, timesteps, coefficients, initial)
-        yield self.readout(initial)
+        yield self.readout(initial, layers=layers)
         for state in self.trajectory(x, timesteps, coefficients, initial, diagnostics=diagnostics):
-            yield self.readout(state)
+            yield self.readout(state, layers=layers, feedforward=coefficients.beta)
 
     def _check(self, x: torch.Tensor, timesteps: int, coefficients: Coefficients, initial: DynamicsState) -> None:
         if timesteps < 0:

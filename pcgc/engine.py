@@ -1,7 +1,12 @@
-"""The engine behind `extract` and the sweeps: dynamics and Grad-CAM for many configurations of
+"""The engine behind `extract` and the sweeps: dynamics and CAMs for many configurations of
 the coefficients over one batch of images, without any file I/O.
 
-For a batch of images the t = 0 state (the plain feedforward pass), its Grad-CAM and its logits
+Which maps are computed is a `pcgc.cam.CamRequest` (methods x layers; Grad-CAM on the top
+representation by default, all a sweep computes). Only a request with a lower layer makes the
+readouts record the graph of the stages above it (`PCDynamics.readout`), so the default costs
+nothing more than one backward pass through the head per timestep.
+
+For a batch of images the t = 0 state (the plain feedforward pass), its CAMs and its logits
 are computed once and shared by every configuration (t = 0 does not depend on the coefficients).
 Configurations are then grouped by the work they need (`WorkPlan.signature`: which PCoders are
 frozen, which predictors and gradients run) and stacked, configuration x image, into device
@@ -21,7 +26,7 @@ from typing import Collection, Iterator, Sequence
 
 import torch
 
-from pcgc.cam import grad_cam
+from pcgc.cam import CamRequest, compute_cams, layer_name
 from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics, Readout
 from pcgc.precision import check_precision, computing_in
 
@@ -34,35 +39,78 @@ class Trajectories:
     """[R] int64: index into the configurations given to `Engine.run`."""
     image: torch.Tensor
     """[R] int64: index into the image batch."""
-    cam_raw: torch.Tensor
-    """[R, T+1, h, w] raw Grad-CAM (before the ReLU)."""
+    cams: dict[tuple[str, str], torch.Tensor]
+    """(method, layer) -> [R, T+1, h, w] raw map (before the ReLU), for every map requested."""
     target_logit: torch.Tensor
-    """[R, T+1] logit of the Grad-CAM target class."""
+    """[R, T+1] logit of the CAM target class."""
     top1: torch.Tensor
     """[R, T+1] int64 predicted class."""
     prediction_error: torch.Tensor
     """[R, T+1, N] per-image error of each PCoder's prediction (NaN where it was not computed)."""
+    representation_change: torch.Tensor
+    """[R, T+1] ||r_t - r_{t-1}|| / ||r_{t-1}|| of the top representation r, per row; NaN at t = 0."""
+    top_layer: str
+    """The name of the top representation's layer (`pcoder{N}`)."""
+
+    @classmethod
+    def concatenate(cls, blocks: Sequence["Trajectories"]) -> "Trajectories":
+        """The rows of several blocks (of one engine) as one block, in order."""
+        if not blocks:
+            raise ValueError("no blocks to concatenate")
+        tensors = {
+            name: torch.cat([getattr(b, name) for b in blocks])
+            for name in cls.__dataclass_fields__
+            if name not in ("cams", "top_layer")
+        }
+        cams = {key: torch.cat([b.cams[key] for b in blocks]) for key in blocks[0].cams}
+        return cls(cams=cams, top_layer=blocks[0].top_layer, **tensors)
+
+    @property
+    def cam_raw(self) -> torch.Tensor:
+        """[R, T+1, h, w] Grad-CAM on the top representation (the paper's map)."""
+        key = ("gradcam", self.top_layer)
+        if key not in self.cams:
+            raise KeyError(f"Grad-CAM on {self.top_layer} was not computed; the maps are {sorted(self.cams)}")
+        return self.cams[key]
 
 
 @dataclass(frozen=True)
 class _Timestep:
-    cam_raw: torch.Tensor
+    cams: dict[tuple[str, str], torch.Tensor]
     target_logit: torch.Tensor
     top1: torch.Tensor
     errors: torch.Tensor
+    change: torch.Tensor
+    """[B] relative change of the top representation since the previous timestep (NaN at t = 0)."""
 
     @classmethod
-    def of(cls, readout: Readout, targets: torch.Tensor) -> "_Timestep":
-        result = grad_cam(readout, targets)
+    def of(cls, readout: Readout, targets: torch.Tensor, request: CamRequest, previous: torch.Tensor | None) -> "_Timestep":
+        maps = compute_cams(readout, targets, request)
+        top = readout.state.reps[-1].detach()
+        if previous is None:
+            change = torch.full((top.shape[0],), torch.nan, device=top.device)
+        else:
+            before = previous.float().flatten(1)
+            change = (top.float().flatten(1) - before).norm(dim=1) / before.norm(dim=1)
         # Results in float32 whatever the precision they were computed in.
-        return cls(result.raw.float(), result.score.float(), readout.logits.detach().argmax(1), readout.errors.float())
+        return cls(
+            {key: raw.float() for key, raw in maps.raw.items()},
+            maps.score.float(),
+            readout.logits.detach().argmax(1),
+            readout.errors.float(),
+            change,
+        )
 
     def select(self, index: torch.Tensor) -> "_Timestep":
-        return _Timestep(*(getattr(self, name).index_select(0, index) for name in self.__dataclass_fields__))
+        return _Timestep(
+            {key: raw.index_select(0, index) for key, raw in self.cams.items()},
+            *(getattr(self, name).index_select(0, index) for name in ("target_logit", "top1", "errors", "change")),
+        )
 
 
 class Engine:
-    """Runs configurations x images through the dynamics, with Grad-CAM at every timestep.
+    """Runs configurations x images through the dynamics, with the CAMs of `cams` (default:
+    Grad-CAM on the top representation) at every timestep.
 
     `batch_size` is the number of rows (configuration-image pairs) per device batch; an image batch
     of B images holds `max(1, batch_size // B)` configurations. `diagnostics=True` computes every
@@ -70,7 +118,15 @@ class Engine:
     only the predictors the dynamics need run. `precision` is one of `pcgc.precision.PRECISIONS`.
     """
 
-    def __init__(self, dynamics: PCDynamics, *, batch_size: int, diagnostics: bool, precision: str = "fp32") -> None:
+    def __init__(
+        self,
+        dynamics: PCDynamics,
+        *,
+        batch_size: int,
+        diagnostics: bool,
+        precision: str = "fp32",
+        cams: CamRequest | None = None,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dynamics = dynamics
@@ -79,6 +135,13 @@ class Engine:
         self.device = next(dynamics.net.parameters()).device
         check_precision(precision, self.device)
         self.precision = precision
+        self.cams = CamRequest.default(dynamics.net.num_pcoders) if cams is None else cams
+        top = dynamics.net.num_pcoders - 1
+        bad = [layer for layer in self.cams.layers if not 0 <= layer <= top]
+        if bad:
+            raise ValueError(f"CAM layers {bad} are not PCoders of this network (0..{top})")
+        # Lower layers need the graph of the stages above them; the top one only the head's.
+        self._graph_layers = tuple(layer for layer in self.cams.layers if layer != top)
 
     def configurations_per_batch(self, images: int) -> int:
         return max(1, self.batch_size // images)
@@ -124,7 +187,7 @@ class Engine:
             shared_plan = shared_plan.union(plan)
         with computing_in(self.precision, self.device):
             initial = dynamics.initial_state(x, shared_plan)
-            first = _Timestep.of(dynamics.readout(initial), targets)
+            first = _Timestep.of(dynamics.readout(initial, layers=self._graph_layers), targets, self.cams, None)
 
         per_batch = self.configurations_per_batch(images)
         # Every device batch holds `per_batch` configurations on all images: the same rows of x,
@@ -151,13 +214,19 @@ class Engine:
             with computing_in(self.precision, self.device):
                 steps = [first_group]
                 states = dynamics.trajectory(x_rows, timesteps, coefficients, initial_rows, diagnostics=self.diagnostics)
-                steps.extend(_Timestep.of(dynamics.readout(state), target_rows) for state in states)
+                previous = initial_rows.reps[-1]
+                for state in states:
+                    readout = dynamics.readout(state, layers=self._graph_layers, feedforward=coefficients.beta)
+                    steps.append(_Timestep.of(readout, target_rows, self.cams, previous))
+                    previous = state.reps[-1]
             rows = len(block) * images  # the padding is dropped
             yield Trajectories(
                 configuration=torch.tensor(block, device=x.device).repeat_interleave(images),
                 image=image_index[:rows],
-                cam_raw=torch.stack([s.cam_raw[:rows] for s in steps], 1),
+                cams={key: torch.stack([s.cams[key][:rows] for s in steps], 1) for key in first.cams},
                 target_logit=torch.stack([s.target_logit[:rows] for s in steps], 1),
                 top1=torch.stack([s.top1[:rows] for s in steps], 1),
                 prediction_error=torch.stack([s.errors[:rows] for s in steps], 1),
+                representation_change=torch.stack([s.change[:rows] for s in steps], 1),
+                top_layer=layer_name(dynamics.net.num_pcoders - 1),
             )

@@ -75,7 +75,7 @@ def _run(
     for start in range(0, x.shape[0], batch_size):
         (block,) = engine.run(x[start : start + batch_size], targets[start : start + batch_size], [hps], timesteps)
         blocks.append(block)
-    return Trajectories(*(torch.cat([getattr(b, name) for b in blocks]) for name in Trajectories.__dataclass_fields__))
+    return Trajectories.concatenate(blocks)
 
 
 def compare_precisions(

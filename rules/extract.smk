@@ -17,6 +17,7 @@ rule extract:
         gradient_scaling=config["model"]["gradient_scaling"],
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
+        cam=config["cam"],
         code=script_code("extract"),
     threads: NETWORK_JOBS.cpus
     resources:

@@ -1,4 +1,4 @@
-"""Snakemake job: dynamics + Grad-CAM at every timestep for one hyperparameter set and noise level."""
+"""Snakemake job: dynamics + the configured CAMs at every timestep for one hyperparameter set and noise level."""
 
 from pathlib import Path
 
@@ -19,6 +19,7 @@ def main() -> None:
         timesteps=snakemake.params.timesteps,
         batch_size=snakemake.config["extraction"]["batch_size"],
         out_h5=Path(snakemake.output[0]),
+        cams=snakemake.params.cam,
         config=snakemake.config,
     )
 

@@ -56,6 +56,7 @@ def test_paper_dag_is_planned_in_full(tmp_path):
         "score": 14,
         "bootstrap": 14,
         "fig2": 1,
+        "diagnostics": 14,
         "sweep_chunk": 25 + 6 * 6,
         "sweep_merge": 7,
         "sweep_summary": 7,

@@ -41,6 +41,8 @@ def test_pvgg16_on_imagenet_s_fixture(tmp_path, weights):
         config["dynamics"]["timesteps"] = 2
         config["bootstrap"]["resamples"] = 50
         config["extraction"]["batch_size"] = 2
+        # Grad-CAM only: the other methods are checked against pytorch-grad-cam in tests/test_cam.py.
+        config["cam"]["methods"] = ["gradcam"]
         config["hyperparameters"] = {"hps_0": config["hyperparameters"]["hps_0"]}
         config["figures"]["fig2"]["hyperparameter_sets"] = ["hps_0"]
         # The sweep path on the real network: PCoders 1 and 5 at one cell, two images.

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 # The configurations here are complete: not merged over config.yaml (its sweeps would come back).
 REPLACE = "--replace-workflow-config"
-AFTER_THE_WEIGHTS = {"extract": 2, "score": 2, "bootstrap": 2, "fig2": 1, "all": 1}
+AFTER_THE_WEIGHTS = {"extract": 2, "score": 2, "bootstrap": 2, "fig2": 1, "diagnostics": 2, "all": 1}
 
 
 def stubbed_run(workdir, config):

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from pcgc.dynamics import HyperParameters
-from pcgc.stages.extract import extract
 from pcgc.resume import BatchStore, batch_name
+from pcgc.scores import iou_scores
+from pcgc.stages.extract import extract
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.sweeps import Configuration
@@ -28,6 +29,8 @@ from tests.stage_fixtures import write_stage_inputs
 
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
 IMAGES, BATCH, TIMESTEPS = 16, 2, 6
+# Several methods and a lower layer: every map of a batch is kept and restored.
+CAMS = {"methods": ["gradcam", "eigencam", "layercam"], "layers": ["top", "pcoder3"]}
 REPO = Path(__file__).resolve().parents[1]
 
 RUN = """
@@ -35,15 +38,12 @@ import sys
 from pathlib import Path
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
-from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
-from pcgc.stages.sweep_chunk import run_chunk
-from pcgc.sweeps import Configuration
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]
 network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
                         spec="mini", gradient_scaling=False, precision="fp32", device="cpu")
 hps = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
-extract(network, hps_name="hps_0", hps=hps, timesteps={timesteps}, batch_size={batch}, out_h5=Path(out))
+extract(network, hps_name="hps_0", hps=hps, timesteps={timesteps}, batch_size={batch}, out_h5=Path(out), cams={cams})
 """
 
 
@@ -59,13 +59,19 @@ def network(files) -> NetworkInputs:
     )
 
 
-def run(files, out: Path, timesteps: int = TIMESTEPS) -> None:
-    extract(network(files), hps_name="hps_0", hps=HPS, timesteps=timesteps, batch_size=BATCH, out_h5=out)
+def run(files, out: Path, timesteps: int = TIMESTEPS, cams: dict = CAMS) -> None:
+    extract(network(files), hps_name="hps_0", hps=HPS, timesteps=timesteps, batch_size=BATCH, out_h5=out, cams=cams)
 
 
-def contents(path: Path) -> dict:
+def contents(path: Path, cams: dict | None = CAMS) -> dict:
+    """Every dataset and attribute of an output; `cams`: the CAM datasets an extraction file must
+    hold (None for a sweep chunk)."""
     with h5py.File(path) as h5:
-        arrays = {name: h5[name][:] for name in h5}
+        arrays = {}
+        h5.visititems(lambda name, node: arrays.__setitem__(name, node[:]) if isinstance(node, h5py.Dataset) else None)
+        assert cams is None or sorted(name for name in arrays if name.startswith("cams/")) == sorted(
+            f"cams/{m}/{layer}" for m in cams["methods"] for layer in ("pcoder5", "pcoder3")
+        )
         attrs = {k: json.loads(v) for k, v in h5.attrs.items()}
     attrs.pop("versions")
     return {"arrays": arrays, "attrs": attrs}
@@ -83,7 +89,7 @@ def killed_run(files, out: Path, after_batches: int, code: str | None = None) ->
     `after_batches` are finished."""
     arguments = [str(files["selection"]), str(files["inputs"]), str(files["backbone"]), str(out)]
     arguments += [str(p) for p in files["pmodules"]]
-    code = code or RUN.format(timesteps=TIMESTEPS, batch=BATCH)
+    code = code or RUN.format(timesteps=TIMESTEPS, batch=BATCH, cams=repr(CAMS))
     process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=REPO, stderr=subprocess.DEVNULL)
     batches = out.with_name(out.name + ".batches")
     deadline = time.monotonic() + 300
@@ -125,16 +131,20 @@ def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_
         assert not out.with_name(out.name + ".batches").exists()
 
 
-def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, caplog):
+@pytest.mark.parametrize(
+    "other", [{"timesteps": TIMESTEPS - 1}, {"cams": {"methods": ["gradcam", "eigencam", "hirescam"], "layers": ["top", "pcoder3"]}}]
+)
+def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, caplog, other):
     out = tmp_path / "out.h5"
     killed_run(files, out, 2)
     with caplog.at_level(logging.INFO, logger="pcgc.resume"):
-        run(files, out, timesteps=TIMESTEPS - 1)  # another job now writes this output
+        run(files, out, **other)  # another job now writes this output
     assert any("discarded" in r.getMessage() for r in caplog.records)
     assert not any("resumed" in r.getMessage() for r in caplog.records)
     fresh = tmp_path / "fresh.h5"
-    run(files, fresh, timesteps=TIMESTEPS - 1)
-    assert_same(contents(out), contents(fresh))
+    run(files, fresh, **other)
+    cams = other.get("cams", CAMS)
+    assert_same(contents(out, cams), contents(fresh, cams))
 
 
 # Sweep chunks: 3 configurations, each its own work group (a frozen network; feedback and error
@@ -151,12 +161,8 @@ STORE_MAPS = ["img_001", "img_006", "img_013"]
 RUN_CHUNK = """
 import sys
 from pathlib import Path
-from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
-from pcgc.sweeps import Configuration
-from pcgc.stages.sweep_chunk import run_chunk
-from pcgc.sweeps import Configuration
 from tests.test_resume import CONFIGURATIONS, chunk_settings
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]
 network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
@@ -167,7 +173,7 @@ run_chunk(network, **chunk_settings(Path(out)))
 
 def chunk_settings(out: Path) -> dict:
     return dict(
-        configurations=CONFIGURATIONS, n_images="all", image_seed=0, timesteps=CHUNK_TIMESTEPS, thresholds=[0.3, 0.5],
+        configurations=CONFIGURATIONS, n_images="all", image_seed=0, timesteps=CHUNK_TIMESTEPS, scores=iou_scores([0.3, 0.5]),
         store_maps=STORE_MAPS, batch_size=CHUNK_BATCH, out_h5=out, out_manifest=out.with_suffix(".json"),
     )
 
@@ -180,7 +186,7 @@ def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp
     reference = tmp_path / "reference.h5"
     run_chunk(network(files), **chunk_settings(reference))
     assert not reference.with_name("reference.h5.batches").exists()
-    expected = contents(reference)
+    expected = contents(reference, cams=None)
     assert expected["arrays"]["cam_raw"].shape[:2] == (len(CONFIGURATIONS), len(STORE_MAPS))
     out = tmp_path / "killed.h5"
     kill_after = random.Random(1).randint(1, len(chunk_batches()) - 2)
@@ -194,7 +200,7 @@ def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp
     assert any(m.startswith(f"resumed: {len(finished)} batch(es)") and m.endswith(", ".join(finished)) for m in messages), messages
     recomputed = [b for b in chunk_batches() if b not in finished]
     assert f"computed: {len(recomputed)} batch(es): {', '.join(recomputed)}" in messages
-    assert_same(contents(out), expected)
+    assert_same(contents(out, cams=None), expected)
     assert json.loads(out.with_suffix(".json").read_text()) == json.loads(reference.with_suffix(".json").read_text())
     assert not out.with_name(out.name + ".batches").exists()
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pcgc.cam_methods import METHODS
 from tests.workflow_helpers import planned_jobs, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
@@ -25,8 +26,15 @@ def test_outputs_exist_with_their_documented_layout(workflow):
     workdir, _ = workflow
     results = workdir / "results/tiny"
     with h5py.File(results / "extract/hps_0/sigma0.h5") as h5:
-        assert list(h5["cams"]) == ["gradcam"] and list(h5["cams/gradcam"]) == ["pcoder5"]
-        assert h5["cams/gradcam/pcoder5"].shape == (8, 3, 6, 6)
+        # The default's CAMs: every method on the top layer and PCoder 4's (README, "CAM methods").
+        assert sorted(h5["cams"]) == sorted(METHODS)
+        for method in METHODS:
+            assert list(h5[f"cams/{method}"]) == ["pcoder4", "pcoder5"]
+            assert h5[f"cams/{method}/pcoder5"].shape == (8, 3, 6, 6)
+            assert h5[f"cams/{method}/pcoder4"].shape == (8, 3, 12, 12)
+        assert json.loads(h5.attrs["cams"]) == {"methods": list(METHODS), "layers": ["pcoder5", "pcoder4"]}
+        change = h5["representation_change"][:]
+        assert change.shape == (8, 3) and np.isnan(change[:, 0]).all() and (change[:, 1:] > 0).all()
         assert h5["target_logit"].shape == (8, 3)
         assert h5["top1"].shape == (8, 3)
         assert h5["prediction_error"].shape == (8, 3, 5)
@@ -44,6 +52,7 @@ def test_outputs_exist_with_their_documented_layout(workflow):
     ]
     assert set(scores["metric"]) == {"iou", "energy_pointing", "pointing_game", "auroc", "average_precision", "pxap"}
     methods = scores[["method", "layer"]].drop_duplicates()
+    assert set(methods["method"]) == set(METHODS) and set(methods["layer"]) == {"pcoder4", "pcoder5"}
     # Every (method, layer) x per-image score (5) x image x state, plus PxAP per state.
     assert len(scores) == len(methods) * (5 * 8 * 3 + 3) and scores["value"].between(0, 1).all()
     assert (scores.loc[scores["metric"] == "pxap", "image_index"] == -1).all()
@@ -56,7 +65,7 @@ def test_outputs_exist_with_their_documented_layout(workflow):
     assert iou["p_holm"].iloc[1:].between(0, 1).all()
     figure_table = pd.read_csv(results / "figures/fig2.csv")
     assert len(figure_table) == 2 * 3 and figure_table["significant"].dtype == bool
-    for name in ("fig1", "fig2", "fig3", "fig4"):
+    for name in ("fig1", "fig2", "fig3", "fig4", "diagnostics/hps_0/sigma0", "diagnostics/hps_1/sigma0"):
         for suffix in ("png", "pdf"):
             assert (results / f"figures/{name}.{suffix}").stat().st_size > 1000
     assert (results / "logs/extract/hps_0/sigma0.log").read_text().count("image-timesteps/s") == 1
@@ -89,7 +98,10 @@ def test_a_metric_reruns_only_the_scoring_behind_it(workflow):
     workdir, _ = workflow
     config = tiny_config()
     config["scores"]["metrics"] = config["scores"]["metrics"][:-1]  # without PxAP
-    assert planned_jobs(workdir, write_config(workdir, config, "metric.yaml")) == {"score": 2, "bootstrap": 2, "fig2": 1, "all": 1}
+    # The diagnostics figure reads the score table for its IoU panel.
+    assert planned_jobs(workdir, write_config(workdir, config, "metric.yaml")) == {
+        "score": 2, "bootstrap": 2, "fig2": 1, "diagnostics": 2, "all": 1
+    }
     config = tiny_config()
     config["scores"]["sweep_metrics"] = ["iou", "energy_pointing"]
     # The sweeps score inside their chunks: a sweep metric reruns the chunks and what reads them.
@@ -106,7 +118,17 @@ def test_a_new_noise_level_runs_only_its_branch(workflow):
     config = tiny_config()
     config["noise"]["sigmas"] = [0.0, 0.6]
     assert planned_jobs(workdir, write_config(workdir, config, "noise.yaml")) == {
-        "noisy_inputs": 1, "extract": 2, "score": 2, "bootstrap": 2, "all": 1
+        "noisy_inputs": 1, "extract": 2, "score": 2, "bootstrap": 2, "diagnostics": 2, "all": 1
+    }
+
+
+@pytest.mark.parametrize("cam", [{"methods": ["gradcam", "layercam"]}, {"layers": ["top"]}])
+def test_the_cam_methods_and_layers_rerun_extraction_and_what_follows(workflow, cam):
+    workdir, _ = workflow
+    config = tiny_config()
+    config["cam"].update(cam)
+    assert planned_jobs(workdir, write_config(workdir, config, "cam.yaml")) == {
+        "extract": 2, "score": 2, "bootstrap": 2, "fig2": 1, "diagnostics": 2, "all": 1
     }
 
 
@@ -127,7 +149,7 @@ def test_editing_pcgc_code_reruns_the_stages_behind_it(workflow):
         assert planned_jobs(workdir, configfile) == {}
         source.write_text(original + "\nUNUSED_CONSTANT = 1\n")
         assert planned_jobs(workdir, configfile) == {
-            "extract": 2, "score": 2, "bootstrap": 2, "fig2": 1,
+            "extract": 2, "score": 2, "bootstrap": 2, "fig2": 1, "diagnostics": 2,
             "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1,
             "fig1_cams": 1, "fig1": 1, "all": 1,
         }
@@ -199,6 +221,7 @@ def test_a_figure_setting_reruns_only_its_figure(workflow, figure, setting):
         (lambda c: c["noise"].__setitem__("sigmas", [0.0, -0.2]), r"noise\.sigmas\[1\]: -0\.2 is less than the minimum of 0"),
         (lambda c: c["model"].__setitem__("spec", "resnet"), r"model\.spec: 'resnet' is not one of"),
         (lambda c: c["bootstrap"].pop("resamples"), r"bootstrap\.resamples: missing"),
+        (lambda c: c["cam"].__setitem__("layers", ["top", "pcoder6"]), r"cam\.layers\[1\]: 'pcoder6' does not exist"),
     ],
 )
 def test_bad_config_stops_before_any_job(workflow, edit, message):
@@ -218,7 +241,7 @@ def test_precision_reruns_every_stage_that_runs_the_network(workflow):
     config = tiny_config()
     config["model"]["precision"] = "bf16"
     assert planned_jobs(workdir, write_config(workdir, config, "precision.yaml")) == {
-        "extract": 2, "score": 2, "bootstrap": 2, "fig2": 1,
+        "extract": 2, "score": 2, "bootstrap": 2, "fig2": 1, "diagnostics": 2,
         "sweep_chunk": 5, "sweep_merge": 3, "sweep_maps": 1, "sweep_summary": 3, "fig3": 1, "fig4": 1,
         "fig1_cams": 1, "fig1": 1, "all": 1,
     }

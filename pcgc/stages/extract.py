@@ -1,8 +1,9 @@
-"""Stage: run the dynamics on one input set with one hyperparameter set; Grad-CAM at every timestep.
+"""Stage: run the dynamics on one input set with one hyperparameter set; CAMs at every timestep.
 
-Output HDF5 (docs/outputs.md, "Extraction files"): per image and timestep the raw Grad-CAM map, the target
-logit, the top-1 class and each PCoder's prediction error, with attributes recording everything
-the numbers depend on. The numbers come from `pcgc.engine.Engine`, the same engine as the sweeps'.
+Output HDF5 (docs/outputs.md, "Extraction files"): per image and timestep the raw map of every requested
+CAM method and layer (`cams/{method}/{layer}`), the target logit, the top-1 class, each PCoder's
+prediction error and the relative change of the top representation, with attributes recording
+everything the numbers depend on. The numbers come from `pcgc.engine.Engine`, the same engine as the sweeps'.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+import h5py
 import torch
 from tqdm import tqdm
 
 from pcgc.batching import engine_probe, resolve_batch_size
+from pcgc.cam import CamRequest
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
 from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
@@ -26,9 +29,13 @@ from pcgc.stages.network import NetworkInputs
 
 log = logging.getLogger(__name__)
 
-# What each image batch contributes to the file; a killed job's finished batches are kept
-# (pcgc.resume) so that its rerun computes only the others.
-BATCH_ARRAYS = ("cam_raw", "target_logit", "top1", "prediction_error")
+# What each image batch contributes to the file besides its maps; a killed job's finished batches
+# are kept (pcgc.resume) so that its rerun computes only the others.
+BATCH_ARRAYS = ("target_logit", "top1", "prediction_error", "representation_change")
+
+
+def _batch_key(method: str, layer: str) -> str:
+    return f"cam.{method}.{layer}"
 
 
 def extract(
@@ -39,16 +46,19 @@ def extract(
     timesteps: int,
     batch_size: int | str,
     out_h5: Path,
+    cams: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write the extraction file `out_h5`; `config` (the workflow's resolved configuration) is
-    stored with it as provenance."""
+    """Write the extraction file `out_h5`. `cams` is the config's `cam: {methods, layers}` (default:
+    Grad-CAM on the top representation); `config` (the workflow's resolved configuration) is
+    stored with the file as provenance."""
     targets, dynamics = network.load()
     net = dynamics.net
     if len(hps.beta) != net.num_pcoders:
         raise ValueError(
             f"hyperparameters.{hps_name}: {len(hps.beta)} values per coefficient, {network.spec} has {net.num_pcoders} PCoders"
         )
+    request = CamRequest.default(net.num_pcoders) if cams is None else CamRequest.from_config(dict(cams), net.num_pcoders)
     torch_device = next(net.parameters()).device
     inputs_h5, selection_h5 = network.inputs_h5, network.selection_h5
 
@@ -61,7 +71,7 @@ def extract(
         batch_size = resolve_batch_size(
             batch_size, torch_device, engine_probe(
                 dynamics, torch.from_numpy(inputs[:1]).to(torch_device), torch.from_numpy(targets.cam_target[:1]).to(torch_device),
-                hps, timesteps=timesteps, diagnostics=True, precision=network.precision,
+                hps, timesteps=timesteps, diagnostics=True, precision=network.precision, cams=request,
             ), limit=count,
         )
         out.create_dataset("image_id", data=targets.image_id.astype(object), dtype=STRING)
@@ -69,14 +79,16 @@ def extract(
         target_logit = out.create_dataset("target_logit", shape=(count, states), dtype="f4")
         top1 = out.create_dataset("top1", shape=(count, states), dtype="i4")
         errors = out.create_dataset("prediction_error", shape=(count, states, num_pcoders), dtype="f4")
-        cam_raw = None
+        change = out.create_dataset("representation_change", shape=(count, states), dtype="f4")
+        maps: dict[tuple[str, str], h5py.Dataset] = {}
         start_time = time.perf_counter()
         progress = tqdm(total=count, unit="img", desc=f"extract {hps_name}", file=sys.stderr, dynamic_ncols=True)
         provenance = network.provenance(dynamics)
         store = BatchStore(
             out_h5,
             {
-                "hyperparameters": hps.as_dict(), "timesteps": timesteps, "batch_size": batch_size, **provenance,
+                "hyperparameters": hps.as_dict(), "timesteps": timesteps, "batch_size": batch_size,
+                "cams": request.as_dict(), **provenance,
                 "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5),
             },
         )
@@ -87,19 +99,23 @@ def extract(
                 x = torch.from_numpy(inputs[start:stop]).to(torch_device)
                 cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
                 # One configuration: a device batch is exactly this image batch, no padding.
-                engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision)
+                engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision, cams=request)
                 (result,) = engine.run(x, cam_targets, [hps], timesteps)
                 batch = {name: getattr(result, name).cpu().numpy() for name in BATCH_ARRAYS}
+                batch.update({_batch_key(*key): raw.cpu().numpy() for key, raw in result.cams.items()})
                 store.save(batch_name(start, stop), batch)
-            if cam_raw is None:
-                shape = batch["cam_raw"].shape[2:]
-                cam_raw = out.create_dataset(
-                    cam_dataset_name("gradcam", f"pcoder{num_pcoders}"), shape=(count, states) + shape, dtype="f4", chunks=(1, states) + shape
-                )
-            cam_raw[start:stop] = batch["cam_raw"]
+            for key in request.keys():
+                data = batch[_batch_key(*key)]
+                if key not in maps:
+                    shape = data.shape[2:]
+                    maps[key] = out.create_dataset(
+                        cam_dataset_name(*key), shape=(count, states) + shape, dtype="f4", chunks=(1, states) + shape
+                    )
+                maps[key][start:stop] = data
             target_logit[start:stop] = batch["target_logit"]
             top1[start:stop] = batch["top1"]
             errors[start:stop] = batch["prediction_error"]
+            change[start:stop] = batch["representation_change"]
             progress.update(stop - start)
         progress.close()
         seconds = time.perf_counter() - start_time
@@ -110,6 +126,7 @@ def extract(
                 "hyperparameter_set": hps_name,
                 "hyperparameters": hps.as_dict(),
                 "timesteps": timesteps,
+                "cams": request.as_dict(),
                 "cam_target": targets.selection["cam_target"],
                 "noise": read_json_attr(source, "noise", inputs_h5),
                 "geometry": read_json_attr(source, "geometry", inputs_h5),

@@ -1,0 +1,24 @@
+DIAGNOSTICS = config["figures"]["diagnostics"]
+
+
+if DIAGNOSTICS is not None:
+
+    rule diagnostics:
+        input:
+            extraction=rules.extract.output[0],
+            scores=rules.score.output[0],
+        output:
+            png=diagnostic_report(f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.png", "diagnostics", "Convergence"),
+            pdf=diagnostic_report(f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.pdf", "diagnostics", "Convergence"),
+        params:
+            threshold=DIAGNOSTICS["threshold"],
+            sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+            code=script_code("diagnostics"),
+        conda:
+            CONDA_ENV
+        log:
+            log_path("diagnostics/{hps}/sigma{sigma}"),
+        benchmark:
+            benchmark_path("diagnostics/{hps}/sigma{sigma}")
+        script:
+            "../scripts/diagnostics.py"
