@@ -64,7 +64,9 @@ include: "rules/diagnostics.smk"
 # benchmark under the results folder (docs/outputs.md, "Logs and benchmarks").
 for _rule in workflow.rules:
     if _rule.script is not None and _rule.params.get("code") != script_code(Path(_rule.script).stem):
-        raise WorkflowError(f"rule {_rule.name}: params.code must be script_code({Path(_rule.script).stem!r}), the fingerprint of its script")
+        raise WorkflowError(
+            f"rule {_rule.name}: params.code must be script_code({Path(_rule.script).stem!r}), the fingerprint of its script"
+        )
     if not (list(_rule.log) and _rule.benchmark is not None):
         raise WorkflowError(f"rule {_rule.name}: every rule needs a log (log_path) and a benchmark (benchmark_path)")
 
@@ -72,11 +74,20 @@ for _rule in workflow.rules:
 rule all:
     default_target: True
     input:
-        expand(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", hps=HPS_NAMES, sigma=map(sigma_label, config["noise"]["sigmas"])),
+        expand(
+            f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv",
+            hps=HPS_NAMES,
+            sigma=map(sigma_label, config["noise"]["sigmas"]),
+        ),
         rules.fig2.output,
         [sweep_outputs(name, "summary.csv") for name in SWEEPS],
         [sweep_outputs(name, "maps.h5") for name, sweep in SWEEPS.items() if sweep["store_maps"] != "none"],
-        [f"{RESULTS}/figures/{name}.{suffix}" for name in ("fig1", "fig3", "fig4") if FIGURES[name] is not None for suffix in ("png", "pdf")],
+        [
+            f"{RESULTS}/figures/{name}.{suffix}"
+            for name in ("fig1", "fig3", "fig4")
+            if FIGURES[name] is not None
+            for suffix in ("png", "pdf")
+        ],
         [
             f"{RESULTS}/figures/diagnostics/{hps}/sigma{sigma_label(sigma)}.{suffix}"
             for hps in HPS_NAMES

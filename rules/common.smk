@@ -12,6 +12,7 @@ wildcard_constraints:
     sweep="[A-Za-z0-9_-]+",
     chunk="[0-9a-f]{16}",
 
+
 # The other network specs' modules, which no job of this configuration runs (see
 # pcgc.provenance.unused_spec_modules).
 UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], MODELS)
@@ -47,7 +48,10 @@ def benchmark_path(name):
 def weights_identity(weights):
     """What fixes the fetched files' content: each source's sha256 where given (the fetch verifies
     it, wherever the file comes from), else its location."""
-    return {role: weights[role]["sha256"] or weights[role]["url"] or weights[role]["path"] for role in ("backbone", "feedback_archive")}
+    return {
+        role: weights[role]["sha256"] or weights[role]["url"] or weights[role]["path"]
+        for role in ("backbone", "feedback_archive")
+    }
 
 
 def world_files(wildcards):
@@ -71,13 +75,17 @@ def sweep_plan(wildcards):
     try:
         return SWEEP_PLANS[(wildcards.sweep, wildcards.sigma)]
     except KeyError:
-        raise WorkflowError(f"sweep {wildcards.sweep!r} has no noise level {wildcards.sigma} in this configuration") from None
+        raise WorkflowError(
+            f"sweep {wildcards.sweep!r} has no noise level {wildcards.sigma} in this configuration"
+        ) from None
 
 
 def chunk_configurations(wildcards):
     plan = sweep_plan(wildcards)
     if wildcards.chunk not in plan:
-        raise WorkflowError(f"chunk {wildcards.chunk} is not in the plan of sweep {wildcards.sweep} at sigma {wildcards.sigma}")
+        raise WorkflowError(
+            f"chunk {wildcards.chunk} is not in the plan of sweep {wildcards.sweep} at sigma {wildcards.sigma}"
+        )
     return [configuration.as_dict() for configuration in plan[wildcards.chunk]]
 
 

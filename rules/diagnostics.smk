@@ -8,17 +8,21 @@ if DIAGNOSTICS is not None:
             extraction=rules.extract.output[0],
             scores=rules.score.output[0],
         output:
-            png=diagnostic_report(f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.png", "diagnostics", "Convergence"),
-            pdf=diagnostic_report(f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.pdf", "diagnostics", "Convergence"),
-        params:
-            threshold=DIAGNOSTICS["threshold"],
-            sigma=lambda wildcards: SIGMAS[wildcards.sigma],
-            code=script_code("diagnostics"),
-        conda:
-            CONDA_ENV
+            png=diagnostic_report(
+                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.png", "diagnostics", "Convergence"
+            ),
+            pdf=diagnostic_report(
+                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.pdf", "diagnostics", "Convergence"
+            ),
         log:
             log_path("diagnostics/{hps}/sigma{sigma}"),
         benchmark:
             benchmark_path("diagnostics/{hps}/sigma{sigma}")
+        conda:
+            CONDA_ENV
+        params:
+            threshold=DIAGNOSTICS["threshold"],
+            sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+            code=script_code("diagnostics"),
         script:
             "../scripts/diagnostics.py"

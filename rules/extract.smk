@@ -11,6 +11,15 @@ rule extract:
         weights_identity=WEIGHTS["identity"],
     output:
         f"{RESULTS}/extract/{{hps}}/sigma{{sigma}}.h5",
+    log:
+        log_path("extract/{hps}/sigma{sigma}"),
+    benchmark:
+        benchmark_path("extract/{hps}/sigma{sigma}")
+    conda:
+        CONDA_ENV
+    threads: NETWORK_JOBS.cpus
+    resources:
+        **NETWORK_JOBS.resources(JobSize(config["selection"]["n_images"], STATES)),
     params:
         hps=lambda wildcards: config["hyperparameters"][wildcards.hps],
         spec=config["model"]["spec"],
@@ -19,14 +28,5 @@ rule extract:
         timesteps=config["dynamics"]["timesteps"],
         cam=config["cam"],
         code=script_code("extract"),
-    threads: NETWORK_JOBS.cpus
-    resources:
-        **NETWORK_JOBS.resources(JobSize(config["selection"]["n_images"], STATES)),
-    conda:
-        CONDA_ENV
-    log:
-        log_path("extract/{hps}/sigma{sigma}"),
-    benchmark:
-        benchmark_path("extract/{hps}/sigma{sigma}")
     script:
         "../scripts/extract.py"

@@ -3,11 +3,21 @@ FIG2 = config["figures"]["fig2"]
 
 rule fig2:
     input:
-        expand(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", hps=FIG2["hyperparameter_sets"], sigma=sigma_label(FIG2["sigma"])),
+        expand(
+            f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv",
+            hps=FIG2["hyperparameter_sets"],
+            sigma=sigma_label(FIG2["sigma"]),
+        ),
     output:
         png=figure_report(f"{RESULTS}/figures/fig2.png", "fig2"),
         pdf=figure_report(f"{RESULTS}/figures/fig2.pdf", "fig2"),
         table=table_report(f"{RESULTS}/figures/fig2.csv", "fig2_table"),
+    log:
+        log_path("fig2"),
+    benchmark:
+        benchmark_path("fig2")
+    conda:
+        CONDA_ENV
     params:
         sets=FIG2["hyperparameter_sets"],
         sigma=FIG2["sigma"],
@@ -18,12 +28,6 @@ rule fig2:
         alpha=FIG2["alpha"],
         error=FIG2["error"],
         code=script_code("fig2"),
-    conda:
-        CONDA_ENV
-    log:
-        log_path("fig2"),
-    benchmark:
-        benchmark_path("fig2")
     script:
         "../scripts/fig2.py"
 
@@ -39,16 +43,16 @@ if FIGURES["fig3"] is not None:
         output:
             png=figure_report(f"{RESULTS}/figures/fig3.png", "fig3"),
             pdf=figure_report(f"{RESULTS}/figures/fig3.pdf", "fig3"),
-        params:
-            figure=FIGURES["fig3"],
-            axes=grid_axes(FIGURES["fig3"]["sweep"]),
-            code=script_code("fig3"),
-        conda:
-            CONDA_ENV
         log:
             log_path("fig3"),
         benchmark:
             benchmark_path("fig3")
+        conda:
+            CONDA_ENV
+        params:
+            figure=FIGURES["fig3"],
+            axes=grid_axes(FIGURES["fig3"]["sweep"]),
+            code=script_code("fig3"),
         script:
             "../scripts/fig3.py"
 
@@ -61,17 +65,17 @@ if FIGURES["fig4"] is not None:
         output:
             png=figure_report(f"{RESULTS}/figures/fig4.png", "fig4"),
             pdf=figure_report(f"{RESULTS}/figures/fig4.pdf", "fig4"),
+        log:
+            log_path("fig4"),
+        benchmark:
+            benchmark_path("fig4")
+        conda:
+            CONDA_ENV
         params:
             figure=FIGURES["fig4"],
             sigmas=SWEEPS[FIGURES["fig4"]["sweep"]]["sigmas"],
             axes=grid_axes(FIGURES["fig4"]["sweep"]),
             code=script_code("fig4"),
-        conda:
-            CONDA_ENV
-        log:
-            log_path("fig4"),
-        benchmark:
-            benchmark_path("fig4")
         script:
             "../scripts/fig4.py"
 
@@ -88,6 +92,15 @@ if FIGURES["fig1"] is not None:
             weights_identity=WEIGHTS["identity"],
         output:
             f"{RESULTS}/figures/fig1_cams.h5",
+        log:
+            log_path("fig1_cams"),
+        benchmark:
+            benchmark_path("fig1_cams")
+        conda:
+            CONDA_ENV
+        threads: NETWORK_JOBS.cpus
+        resources:
+            **NETWORK_JOBS.resources(JobSize(count_images(FIG1["images"], config["selection"]["n_images"]), STATES)),
         params:
             # What the maps depend on; fig1.timesteps only chooses the columns drawn.
             figure={key: value for key, value in FIG1.items() if key != "timesteps"},
@@ -97,15 +110,6 @@ if FIGURES["fig1"] is not None:
             timesteps=config["dynamics"]["timesteps"],
             thresholds=config["scores"]["thresholds"],
             code=script_code("fig1_cams"),
-        threads: NETWORK_JOBS.cpus
-        resources:
-            **NETWORK_JOBS.resources(JobSize(count_images(FIG1["images"], config["selection"]["n_images"]), STATES)),
-        conda:
-            CONDA_ENV
-        log:
-            log_path("fig1_cams"),
-        benchmark:
-            benchmark_path("fig1_cams")
         script:
             "../scripts/fig1_cams.py"
 
@@ -115,14 +119,14 @@ if FIGURES["fig1"] is not None:
         output:
             png=figure_report(f"{RESULTS}/figures/fig1.png", "fig1"),
             pdf=figure_report(f"{RESULTS}/figures/fig1.pdf", "fig1"),
-        params:
-            timesteps=FIG1["timesteps"],
-            code=script_code("fig1"),
-        conda:
-            CONDA_ENV
         log:
             log_path("fig1"),
         benchmark:
             benchmark_path("fig1")
+        conda:
+            CONDA_ENV
+        params:
+            timesteps=FIG1["timesteps"],
+            code=script_code("fig1"),
         script:
             "../scripts/fig1.py"

@@ -3,6 +3,12 @@ rule noisy_inputs:
         selection=rules.select_images.output.h5,
     output:
         f"{RESULTS}/inputs/sigma{{sigma}}.h5",
+    log:
+        log_path("noisy_inputs/sigma{sigma}"),
+    benchmark:
+        benchmark_path("noisy_inputs/sigma{sigma}")
+    conda:
+        CONDA_ENV
     params:
         sigma=lambda wildcards: SIGMAS[wildcards.sigma],
         space=config["noise"]["space"],
@@ -10,11 +16,5 @@ rule noisy_inputs:
         seed=config["noise"]["seed"],
         spec=config["model"]["spec"],
         code=script_code("noisy_inputs"),
-    conda:
-        CONDA_ENV
-    log:
-        log_path("noisy_inputs/sigma{sigma}"),
-    benchmark:
-        benchmark_path("noisy_inputs/sigma{sigma}")
     script:
         "../scripts/noisy_inputs.py"

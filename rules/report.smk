@@ -25,12 +25,23 @@ REPORT_FIGURES = {
     "fig1": ("Grad-CAMs", lambda figure: {"figure": "Figure 1", "sigma": sigma_label(figure["sigma"])}),
     "fig2": (
         "Hyperparameter sets",
-        lambda figure: {"figure": "Figure 2", "sets": ", ".join(figure["hyperparameter_sets"]), "sigma": sigma_label(figure["sigma"])},
+        lambda figure: {
+            "figure": "Figure 2",
+            "sets": ", ".join(figure["hyperparameter_sets"]),
+            "sigma": sigma_label(figure["sigma"]),
+        },
     ),
-    "fig3": ("Sweeps", lambda figure: {"figure": "Figure 3", "sweep": figure["sweep"], "sigma": sigma_label(figure["sigma"])}),
+    "fig3": (
+        "Sweeps",
+        lambda figure: {"figure": "Figure 3", "sweep": figure["sweep"], "sigma": sigma_label(figure["sigma"])},
+    ),
     "fig4": (
         "Sweeps",
-        lambda figure: {"figure": "Figure 4", "sweep": figure["sweep"], "sigma": _joined_sigmas(config["sweeps"][figure["sweep"]]["sigmas"])},
+        lambda figure: {
+            "figure": "Figure 4",
+            "sweep": figure["sweep"],
+            "sigma": _joined_sigmas(config["sweeps"][figure["sweep"]]["sigmas"]),
+        },
     ),
 }
 
@@ -40,11 +51,19 @@ REPORT_TABLES = {
     "bootstrap": ("Hyperparameter sets", {"set": "{hps}", "sigma": "{sigma}"}),
     "fig2_table": (
         "Figure 2",
-        {"figure": "Figure 2", "sets": ", ".join(config["figures"]["fig2"]["hyperparameter_sets"]), "sigma": sigma_label(config["figures"]["fig2"]["sigma"])},
+        {
+            "figure": "Figure 2",
+            "sets": ", ".join(config["figures"]["fig2"]["hyperparameter_sets"]),
+            "sigma": sigma_label(config["figures"]["fig2"]["sigma"]),
+        },
     ),
     "sweep_summary": (
         "Sweeps",
-        lambda wildcards: {"sweep": wildcards.sweep, "kind": config["sweeps"][wildcards.sweep]["kind"], "sigma": wildcards.sigma},
+        lambda wildcards: {
+            "sweep": wildcards.sweep,
+            "kind": config["sweeps"][wildcards.sweep]["kind"],
+            "sigma": wildcards.sigma,
+        },
     ),
 }
 

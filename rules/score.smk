@@ -9,16 +9,16 @@ rule score:
         selection=rules.select_images.output.h5,
     output:
         f"{RESULTS}/scores/{{hps}}/sigma{{sigma}}.parquet",
-    params:
-        scores=SCORES,
-        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
-        code=script_code("score"),
-    conda:
-        CONDA_ENV
     log:
         log_path("scores/{hps}/sigma{sigma}"),
     benchmark:
         benchmark_path("scores/{hps}/sigma{sigma}")
+    conda:
+        CONDA_ENV
+    params:
+        scores=SCORES,
+        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        code=script_code("score"),
     script:
         "../scripts/score.py"
 
@@ -28,15 +28,15 @@ rule bootstrap:
         rules.score.output[0],
     output:
         table_report(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", "bootstrap"),
-    params:
-        bootstrap=config["bootstrap"],
-        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
-        code=script_code("bootstrap"),
-    conda:
-        CONDA_ENV
     log:
         log_path("bootstrap/{hps}/sigma{sigma}"),
     benchmark:
         benchmark_path("bootstrap/{hps}/sigma{sigma}")
+    conda:
+        CONDA_ENV
+    params:
+        bootstrap=config["bootstrap"],
+        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        code=script_code("bootstrap"),
     script:
         "../scripts/bootstrap.py"

@@ -35,6 +35,15 @@ rule sweep_chunk:
     output:
         h5=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.h5",
         manifest=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.json",
+    log:
+        log_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}"),
+    benchmark:
+        benchmark_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}")
+    conda:
+        CONDA_ENV
+    threads: NETWORK_JOBS.cpus
+    resources:
+        **NETWORK_JOBS.resources(chunk_job_size),
     params:
         configurations=chunk_configurations,
         n_images=lambda wildcards: SWEEPS[wildcards.sweep]["n_images"],
@@ -46,15 +55,6 @@ rule sweep_chunk:
         timesteps=config["dynamics"]["timesteps"],
         scores=SWEEP_SCORES,
         code=script_code("sweep_chunk"),
-    threads: NETWORK_JOBS.cpus
-    resources:
-        **NETWORK_JOBS.resources(chunk_job_size),
-    conda:
-        CONDA_ENV
-    log:
-        log_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}"),
-    benchmark:
-        benchmark_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}")
     script:
         "../scripts/sweep_chunk.py"
 
@@ -64,17 +64,17 @@ rule sweep_merge:
         sweep_chunks,
     output:
         f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/scores.parquet",
+    log:
+        log_path("sweeps/{sweep}/sigma{sigma}/merge"),
+    benchmark:
+        benchmark_path("sweeps/{sweep}/sigma{sigma}/merge")
+    conda:
+        CONDA_ENV
     params:
         cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
         kind=lambda wildcards: SWEEPS[wildcards.sweep]["kind"],
         sigma=lambda wildcards: SIGMAS[wildcards.sigma],
         code=script_code("sweep_merge"),
-    conda:
-        CONDA_ENV
-    log:
-        log_path("sweeps/{sweep}/sigma{sigma}/merge"),
-    benchmark:
-        benchmark_path("sweeps/{sweep}/sigma{sigma}/merge")
     script:
         "../scripts/sweep_merge.py"
 
@@ -84,15 +84,15 @@ rule sweep_maps:
         sweep_chunks,
     output:
         f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/maps.h5",
-    params:
-        cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
-        code=script_code("sweep_maps"),
-    conda:
-        CONDA_ENV
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/maps"),
     benchmark:
         benchmark_path("sweeps/{sweep}/sigma{sigma}/maps")
+    conda:
+        CONDA_ENV
+    params:
+        cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
+        code=script_code("sweep_maps"),
     script:
         "../scripts/sweep_maps.py"
 
@@ -102,14 +102,14 @@ rule sweep_summary:
         rules.sweep_merge.output[0],
     output:
         table_report(f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/summary.csv", "sweep_summary"),
-    params:
-        bootstrap=config["bootstrap"],
-        code=script_code("sweep_summary"),
-    conda:
-        CONDA_ENV
     log:
         log_path("sweeps/{sweep}/sigma{sigma}/summary"),
     benchmark:
         benchmark_path("sweeps/{sweep}/sigma{sigma}/summary")
+    conda:
+        CONDA_ENV
+    params:
+        bootstrap=config["bootstrap"],
+        code=script_code("sweep_summary"),
     script:
         "../scripts/sweep_summary.py"

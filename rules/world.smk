@@ -39,15 +39,15 @@ else:
 rule demo_world:
     output:
         directory(DEMO_WORLD),
-    params:
-        world={k: v for k, v in config["demo"].items() if k != "training"},
-        code=script_code("demo_world"),
-    conda:
-        CONDA_ENV
     log:
         log_path("demo_world"),
     benchmark:
         benchmark_path("demo_world")
+    conda:
+        CONDA_ENV
+    params:
+        world={k: v for k, v in config["demo"].items() if k != "training"},
+        code=script_code("demo_world"),
     script:
         "../scripts/demo_world.py"
 
@@ -59,43 +59,43 @@ rule train_demo:
         backbone=f"{DEMO_WEIGHTS}/{MINI.backbone_file()}",
         pmodules=[f"{DEMO_WEIGHTS}/{name}" for name in MINI.pmodule_files()],
         metrics=diagnostic_report(f"{DEMO_WEIGHTS}/training.json", "training", "Weights"),
+    log:
+        log_path("train_demo"),
+    benchmark:
+        benchmark_path("train_demo")
+    conda:
+        CONDA_ENV
+    # Training always runs TRAINING_THREADS torch threads (pcgc.modelinfo): its numbers depend on it.
+    # (A local run gives a job at most --cores threads; `workflow.cores` is unknown on a cluster.)
+    threads: TRAINING_THREADS
     params:
         training=config["demo"]["training"],
         resize=config["selection"]["resize"],
         crop=config["selection"]["crop"],
         code=script_code("train_demo"),
-    # Training always runs TRAINING_THREADS torch threads (pcgc.modelinfo): its numbers depend on it.
-    # (A local run gives a job at most --cores threads; `workflow.cores` is unknown on a cluster.)
-    threads: TRAINING_THREADS
-    conda:
-        CONDA_ENV
-    log:
-        log_path("train_demo"),
-    benchmark:
-        benchmark_path("train_demo")
     script:
         "../scripts/train_demo.py"
 
 
 rule fetch_weights:
-    # Runs on the submitting host: compute nodes often have no internet. Point weights.*.path at
-    # local copies to fetch nothing at all.
-    localrule: True
     output:
         backbone=f"{PVGG16_WEIGHTS}/{PVGG16.backbone_file()}",
         pmodules=[f"{PVGG16_WEIGHTS}/{name}" for name in PVGG16.pmodule_files()],
         manifest=f"{PVGG16_WEIGHTS}/manifest.json",
+    log:
+        log_path("fetch_weights"),
+    benchmark:
+        benchmark_path("fetch_weights")
+    # Runs on the submitting host: compute nodes often have no internet. Point weights.*.path at
+    # local copies to fetch nothing at all.
+    localrule: True
+    conda:
+        CONDA_ENV
     # The sources' locations, timeout and retries are read by the script from the config: they say
     # how to fetch, not what, so changing them reruns nothing.
     params:
         identity=weights_identity(config["weights"]),
         code=script_code("fetch_weights"),
-    conda:
-        CONDA_ENV
-    log:
-        log_path("fetch_weights"),
-    benchmark:
-        benchmark_path("fetch_weights")
     script:
         "../scripts/fetch_weights.py"
 
@@ -103,14 +103,14 @@ rule fetch_weights:
 rule weights_identity:
     output:
         diagnostic_report(f"{PVGG16_WEIGHTS}/identity.json", "weights_identity", "Weights"),
-    params:
-        identity=weights_identity(config["weights"]),
-        code=script_code("weights_identity"),
-    conda:
-        CONDA_ENV
     log:
         log_path("weights_identity"),
     benchmark:
         benchmark_path("weights_identity")
+    conda:
+        CONDA_ENV
+    params:
+        identity=weights_identity(config["weights"]),
+        code=script_code("weights_identity"),
     script:
         "../scripts/weights_identity.py"
