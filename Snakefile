@@ -29,7 +29,14 @@ from pcgc.job_resources import JobSize, NetworkJobs, count_images
 from pcgc.modelinfo import MODELS, TRAINING_THREADS
 from pcgc.scores import configured_scores
 from pcgc.provenance import script_fingerprint, unused_spec_modules
+from pcgc.stale_lock import record_run, release_if_stale
 from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
+
+# A lock left by a run killed with SIGKILL goes once nothing of that run is alive (pcgc.stale_lock),
+# so that a plain rerun resumes instead of stopping with "Directory cannot be locked".
+_lock_note = release_if_stale(".snakemake")
+if _lock_note:
+    print(f"pcgc: {_lock_note}", file=sys.stderr)
 
 
 configfile: "config.yaml"
@@ -45,6 +52,10 @@ try:
     )
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+
+
+onstart:
+    record_run(".snakemake")
 
 
 include: "rules/common.smk"
