@@ -43,6 +43,7 @@ from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import ImageNetS, ImageNetSError, read_class_list
 from pcgc.data.masks import encode_mask
 from pcgc.dynamics import HyperParameters
+from pcgc.scores import iou_scores
 from pcgc.stages.extract import extract
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.select import select_images
@@ -74,11 +75,11 @@ def leftovers(folder: Path) -> list[str]:
         (lambda c: c["dynamics"].__setitem__("timesteps", "ten"), r"dynamics\.timesteps: 'ten' is not of type 'integer'"),
         (lambda c: c["noise"].__setitem__("sigmas", 0.1), r"noise\.sigmas: 0\.1 is not of type 'array'"),
         (lambda c: c["hyperparameters"].__setitem__("hps_0", [0.2, 0.4]), r"hyperparameters\.hps_0: \[0\.2, 0\.4\] is not of type 'object'"),
-        (lambda c: c["iou"].__setitem__("thresholds", None), r"iou\.thresholds: None is not of type 'array'"),
+        (lambda c: c["scores"].__setitem__("thresholds", None), r"scores\.thresholds: None is not of type 'array'"),
         (lambda c: c["hyperparameters"]["hps_0"].__setitem__("gamma", [0.1] * 5), r"hyperparameters\.hps_0\.gamma: unknown key"),
         (lambda c: c.__setitem__("extractoin", {"batch_size": 8}), r"extractoin: unknown key"),
         (lambda c: c["model"].__setitem__("precision", "fp16"), r"model\.precision: 'fp16' is not one of"),
-        (lambda c: c["iou"]["thresholds"].__setitem__(0, 1.5), r"iou\.thresholds\[0\]: 1\.5 is greater than the maximum of 1"),
+        (lambda c: c["scores"]["thresholds"].__setitem__(0, 1.5), r"scores\.thresholds\[0\]: 1\.5 is greater than the maximum of 1"),
     ],
     ids=["string for integer", "number for list", "list for mapping", "null", "unknown set key", "unknown top-level key", "unknown choice", "out of range"],
 )
@@ -221,7 +222,7 @@ def run_extract(files, out: Path) -> None:
 def run_sweep_chunk(files, out: Path) -> None:
     run_chunk(
         network(files), configurations=[Configuration(HPS.beta, HPS.lam, HPS.alpha)], n_images="all", image_seed=0,
-        timesteps=2, thresholds=[0.5], store_maps="none", batch_size=4, out_h5=out / "chunk.h5",
+        timesteps=2, scores=iou_scores([0.5]), store_maps="none", batch_size=4, out_h5=out / "chunk.h5",
         out_manifest=out / "chunk.json",
     )
 
