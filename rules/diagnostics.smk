@@ -9,10 +9,16 @@ if DIAGNOSTICS is not None:
             scores=rules.score.output[0],
         output:
             png=diagnostic_report(
-                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.png", "diagnostics", "Convergence"
+                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.png",
+                "diagnostics",
+                "Convergence",
+                {"set": "{hps}", "sigma": "{sigma}", "format": "PNG"},
             ),
             pdf=diagnostic_report(
-                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.pdf", "diagnostics", "Convergence"
+                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.pdf",
+                "diagnostics",
+                "Convergence",
+                {"set": "{hps}", "sigma": "{sigma}", "format": "PDF"},
             ),
         log:
             log_path("diagnostics/{hps}/sigma{sigma}"),

@@ -82,6 +82,7 @@ def table_report(path, name):
     return _report_item(path, name, "Tables", subcategory, labels)
 
 
-def diagnostic_report(path, caption, subcategory):
-    """What the results rest on (the selected images, the network's weights)."""
-    return _report_item(path, caption, "Diagnostics", subcategory)
+def diagnostic_report(path, caption, subcategory, labels=None):
+    """What the results rest on (the selected images, the network's weights) and how the dynamics
+    behave (convergence); `labels` as in `table_report`."""
+    return _report_item(path, caption, "Diagnostics", subcategory, labels)

@@ -76,7 +76,9 @@ def test_every_figure_and_table_the_run_wrote_is_declared(built):
         and Path(name).parts[2] not in {"logs", "benchmarks", "world"}
     ]
     figures = [name for name in written if name.startswith(f"{RESULTS}/figures/")]
-    assert {Path(name).stem for name in figures} == {"fig1", "fig2", "fig3", "fig4"}
+    assert {str(Path(name).relative_to(f"{RESULTS}/figures").with_suffix("")) for name in figures} == {
+        "fig1", "fig2", "fig3", "fig4", "diagnostics/hps_0/sigma0", "diagnostics/hps_1/sigma0"
+    }
     assert [name for name in written if name not in expected] == []
 
 
