@@ -16,6 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from pcgc.dynamics import HyperParameters
 from pcgc.resume import BatchStore, batch_name
@@ -229,3 +230,47 @@ def test_a_store_whose_key_cannot_be_read_is_discarded(tmp_path, caplog):
     assert any("discarded" in r.getMessage() for r in caplog.records)
     assert again.load(batch_name(0, 2)) is None
     assert BatchStore(out, {"setting": 1}).load(batch_name(0, 2)) is None
+
+
+# PVGG16 itself (random weights, 224 x 224): a killed extraction of the real network's size resumes
+# from its batches rather than restarting. One image per batch, three images, t = 0..1.
+RUN_PVGG16 = """
+import sys
+from pathlib import Path
+from pcgc.dynamics import HyperParameters
+from pcgc.stages.extract import extract
+from pcgc.stages.network import NetworkInputs
+selection, inputs, backbone, out, *pmodules = sys.argv[1:]
+network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
+                        spec="pvgg16", gradient_scaling=False, precision="fp32", device="cpu")
+hps = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
+extract(network, hps_name="hps_0", hps=hps, timesteps=1, batch_size=1, out_h5=Path(out))
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_pvgg16_extraction_resumes_rather_than_restarts(tmp_path, caplog):
+    from pcgc.models import build_network
+
+    torch.manual_seed(0)
+    files = write_stage_inputs(tmp_path / "inputs", build_network("pvgg16", 1000), count=3)
+    pvgg16 = NetworkInputs(
+        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
+        spec="pvgg16", gradient_scaling=False, precision="fp32", device="cpu",
+    )
+    reference = tmp_path / "reference.h5"
+    extract(pvgg16, hps_name="hps_0", hps=HPS, timesteps=1, batch_size=1, out_h5=reference)
+    out = tmp_path / "killed.h5"
+    killed_run(files, out, 1, code=RUN_PVGG16)
+    assert not out.exists()
+    finished = sorted(p.stem for p in out.with_name(out.name + ".batches").glob("*.npz"))
+    assert 1 <= len(finished) < 3
+    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+        extract(pvgg16, hps_name="hps_0", hps=HPS, timesteps=1, batch_size=1, out_h5=out)
+    messages = [r.getMessage() for r in caplog.records]
+    every = [batch_name(i, i + 1) for i in range(3)]
+    assert f"resumed: {len(finished)} batch(es) came from {out}.batches: {', '.join(finished)}" in messages, messages
+    assert f"computed: {3 - len(finished)} batch(es): {', '.join(b for b in every if b not in finished)}" in messages
+    with h5py.File(out) as h5:
+        assert h5["cams/gradcam/pcoder5"].shape == (3, 2, 14, 14)
+    assert_same(contents(out, None), contents(reference, None))
