@@ -211,6 +211,12 @@ def _cam_errors(config: Mapping, count: int) -> list[str]:
             messages.append(f"cam.layers[{n}]: {name!r} is the layer {layers[index]!r} names already (top is pcoder{count})")
         else:
             layers[index] = name
+    fig2 = config["figures"]["fig2"]
+    if fig2["method"] not in config["cam"]["methods"]:
+        messages.append(f"figures.fig2.method: {fig2['method']!r} is not one of cam.methods {config['cam']['methods']}")
+    stored = [f"pcoder{index}" for index in sorted(layers)]
+    if fig2["layer"] not in stored:
+        messages.append(f"figures.fig2.layer: {fig2['layer']!r} is not one of the layers cam.layers stores {stored} (top is pcoder{count})")
     diagnostics = config["figures"]["diagnostics"]
     if diagnostics is not None:
         if "gradcam" not in config["cam"]["methods"] or count not in layers:
