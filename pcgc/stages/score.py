@@ -56,8 +56,10 @@ def score_extraction(
             raise ValueError(f"{extract_h5}: its images are not those of {selection_h5}")
         correct = extraction["top1"][:] == extraction["cam_target"][:][:, None]
         target_logit = extraction["target_logit"][:]
-        for (method, layer), maps in cam_datasets(extraction, extract_h5).items():
-            values, sums = _score_dataset(maps, selection, scores, chunk)
+        datasets = cam_datasets(extraction, extract_h5)
+        all_values, all_sums = _score_datasets(datasets, selection, scores, chunk)
+        for method, layer in datasets:
+            values, sums = all_values[(method, layer)], all_sums[(method, layer)]
             frame = _per_image_table(values, per_image, image_ids, correct, target_logit)
             if pooled:
                 totals = {s: METRICS[s.metric].finish(sums[s]) for s in pooled}  # each [T+1]
@@ -74,24 +76,25 @@ def score_extraction(
         table[COLUMNS].to_parquet(tmp, index=False)
 
 
-def _score_dataset(maps, selection, scores: Sequence[Score], chunk: int) -> tuple[np.ndarray, dict[Score, torch.Tensor]]:
-    """Per-image scores [S, N, T+1] of one map dataset, and each dataset-level score's sums over
-    its images."""
-    count, states = maps.shape[:2]
-    values = np.empty((sum(s.per_image for s in scores), count, states), dtype=np.float64)
-    sums: dict[Score, torch.Tensor] = {}
+def _score_datasets(datasets, selection, scores: Sequence[Score], chunk: int):
+    """Per (method, layer) map dataset: its per-image scores [S, N, T+1] and each dataset-level
+    score's sums over its images. The masks are read once per chunk of images, for every dataset."""
+    count = next(iter(datasets.values())).shape[0]
+    values = {
+        key: np.empty((sum(s.per_image for s in scores), count, maps.shape[1]), dtype=np.float64)
+        for key, maps in datasets.items()
+    }
+    sums: dict[tuple[str, str], dict[Score, torch.Tensor]] = {key: {} for key in datasets}
     for start in range(0, count, chunk):
         stop = min(start + chunk, count)
-        part, pooled = score_batch(
-            torch.from_numpy(maps[start:stop]),
-            torch.from_numpy(selection["mask_ids"][start:stop].astype(np.int32)),
-            torch.from_numpy(selection["class_id"][start:stop]),
-            scores,
-        )
-        values[:, start:stop] = part.numpy()
-        for score, addend in pooled.items():
-            addend = addend.sum(1)  # over the batch's images
-            sums[score] = addend if score not in sums else sums[score] + addend
+        masks = torch.from_numpy(selection["mask_ids"][start:stop].astype(np.int32))
+        classes = torch.from_numpy(selection["class_id"][start:stop])
+        for key, maps in datasets.items():
+            part, pooled = score_batch(torch.from_numpy(maps[start:stop]), masks, classes, scores)
+            values[key][:, start:stop] = part.numpy()
+            for score, addend in pooled.items():
+                addend = addend.sum(1)  # over the batch's images
+                sums[key][score] = addend if score not in sums[key] else sums[key][score] + addend
     return values, sums
 
 
