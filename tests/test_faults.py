@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -50,6 +49,7 @@ from pcgc.stages.select import select_images
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.training import TrainingConfig
 from pcgc.sweeps import Configuration
+from tests.processes import sigkill_when
 from tests.conftest import random_mini
 from tests.imagenet_s_fixture import build_imagenet_s_tree
 from tests.stage_fixtures import write_stage_inputs
@@ -356,17 +356,8 @@ def test_training_killed_while_writing_its_weights_leaves_only_complete_files(tm
     process = subprocess.Popen(
         [sys.executable, "-c", TRAIN, str(world), str(out)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 300
-    try:
-        # The first file to appear is the first checkpoint's temporary file: kill while it is written.
-        while not (out.is_dir() and any(out.iterdir())):
-            assert process.poll() is None, "training ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
+    # The first file to appear is the first checkpoint's temporary file: kill while it is written.
+    sigkill_when(process, lambda: out.is_dir() and any(out.iterdir()), what="training")
     written = [p for p in out.iterdir() if not p.name.endswith(".partial")]
     assert {p.name for p in written} < {"backbone.pth", *(f"pc{n}.pth" for n in range(1, 6))}
     for path in written:  # whatever has its final name is whole

@@ -5,16 +5,14 @@ from their finished batches and writes the files an uninterrupted run writes."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.processes import sigkill_when
 from tests.test_resume import assert_same, contents
 from tests.workflow_helpers import copy_workflow, snakemake, tiny_config, write_config
 
@@ -35,16 +33,8 @@ def kill_during_extraction(workdir: Path, configfile: Path) -> None:
         [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(configfile), *UNTIL],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    deadline = time.monotonic() + 600
-    try:
-        while not list((workdir / "results/tiny/extract").glob("*/*.h5.batches/*.npz")):
-            assert process.poll() is None, "Snakemake ended before an extraction could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
+    batches = workdir / "results/tiny/extract"
+    sigkill_when(process, lambda: any(batches.glob("*/*.h5.batches/*.npz")), what="Snakemake", timeout=600, group=True)
 
 
 def test_a_killed_run_completes_on_a_plain_rerun_and_equals_an_uninterrupted_one(tmp_path):

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -25,6 +22,7 @@ from pcgc.stages.extract import extract
 from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.sweeps import Configuration
+from tests.processes import sigkill_when
 from tests.conftest import random_mini
 from tests.stage_fixtures import write_stage_inputs
 
@@ -93,16 +91,7 @@ def killed_run(files, out: Path, after_batches: int, code: str | None = None) ->
     code = code or RUN.format(timesteps=TIMESTEPS, batch=BATCH, cams=repr(CAMS))
     process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=REPO, stderr=subprocess.DEVNULL)
     batches = out.with_name(out.name + ".batches")
-    deadline = time.monotonic() + 300
-    try:
-        while len(list(batches.glob("*.npz"))) < after_batches:
-            assert process.poll() is None, "the extraction ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
+    sigkill_when(process, lambda: len(list(batches.glob("*.npz"))) >= after_batches, what="the job")
 
 
 def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_path, caplog):
