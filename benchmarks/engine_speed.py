@@ -17,6 +17,8 @@ Rates are image-timesteps per second (t = 0..T each count). FLOP/s are given two
 equivalent", the cost model's 274.8 GFLOP of one Predify image-timestep (pcgc.costmodel) times the
 rate; and "performed", the FLOP the engine's work plans actually do. With `--peak-tflops` (the
 device's peak in the precision run), the performed rate is also given as a fraction of it.
+`--compile` runs pcgc's timestep through torch.compile (`extraction.compile`, pcgc.compilation);
+every timing follows an untimed run, which compiles.
 
     python benchmarks/engine_speed.py --device cpu --precisions fp32 bf16
     python benchmarks/engine_speed.py --device cuda --precisions fp32 tf32 bf16 --batch 32 --peak-tflops 67 67 989
@@ -32,6 +34,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from pcgc.compilation import COMPILE_MODES, check_compile_mode
 from pcgc.costmodel import CostModel
 from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
 from pcgc.engine import Engine
@@ -159,11 +162,13 @@ def main() -> None:
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--channels-last", action="store_true", help="both implementations in channels_last memory format")
     parser.add_argument("--kernels", action="store_true", help="also time the convolutions alone, per precision and memory format")
+    parser.add_argument("--compile", default="eager", choices=COMPILE_MODES, help="pcgc's timestep through torch.compile")
     args = parser.parse_args()
     if args.peak_tflops and len(args.peak_tflops) != len(args.precisions):
         parser.error("--peak-tflops needs one value per precision")
 
     device = resolve_device(args.device)
+    check_compile_mode(args.compile, device)
     torch.manual_seed(0)
     net = build_network("pvgg16", 1000).to(device).requires_grad_(False)
     x = torch.randn(args.batch, 3, 224, 224, device=device)
@@ -188,7 +193,7 @@ def main() -> None:
     sweep_plans = [dynamics.plan(Coefficients.broadcast(s, 1), diagnostics=False) for s in settings]
     sweep_gflop = 2 * model.sweep(sweep_plans, T, shared_t0=True) / (T + 1) / len(settings)
     print(
-        f"PVGG16 on {device} ({torch.get_num_threads()} threads), {images} images x t = 0..{T}; "
+        f"PVGG16 on {device} ({torch.get_num_threads()} threads, pcgc's timestep: {args.compile}), {images} images x t = 0..{T}; "
         f"cost model: {predify_gflop:.1f} GFLOP per image-timestep computing everything, "
         f"{engine_gflop:.1f} in pcgc's plan for hps_0 recording prediction errors, {maps_only_gflop:.1f} for maps only, "
         f"{sweep_gflop:.1f} on average over the "
@@ -217,7 +222,7 @@ def main() -> None:
     rates: dict[tuple[str, str], float] = {}
     for k, precision in enumerate(args.precisions):
         # As the workflow's stages load it (pcgc.stages.network.load_dynamics).
-        dynamics = PCDynamics(prepare_network(copy.deepcopy(net), precision))
+        dynamics = PCDynamics(prepare_network(copy.deepcopy(net), precision), compile_mode=args.compile)
         peak = args.peak_tflops[k] if args.peak_tflops else None
         reference_time, reference_maps = timed(reference_full, device, args.repeats)
         engine_time, engine_maps = timed(engine_full, device, args.repeats)
@@ -240,9 +245,9 @@ def main() -> None:
         )
         if args.skip_sweep:
             continue
-        # The kernels are warm from the full dynamics.
+        # The kernels are warm from the full dynamics; a compiled timestep is not, for the sweep's plans.
         reference_time, _ = timed(reference_sweep, device, 1, warm_up=False)
-        engine_time, _ = timed(engine_sweep, device, 1, warm_up=False)
+        engine_time, _ = timed(engine_sweep, device, 1, warm_up=args.compile != "eager")
         reference_rate = args.reference_configurations * image_timesteps / reference_time
         engine_rate = len(settings) * image_timesteps / engine_time
         rates[("sweep", precision)] = engine_rate

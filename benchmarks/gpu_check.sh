@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# pcgc's GPU checks in one short run, for a GPU machine whose time is scarce (about 6 minutes on
-# an H200): what the device is, the CUDA tests (the engine on CUDA against the CPU in each
-# precision, the written-out adjoint, batch_size: auto), then the engine against the
-# straightforward implementation in fp32, tf32 and bf16 with the fraction of the device's peak.
+# pcgc's GPU checks in one short run, for a GPU machine whose time is scarce (at most 10 minutes):
+# what the device is, the CUDA tests (the engine on CUDA against the CPU in each precision, the
+# written-out adjoint, batch_size: auto, pinned copies and overlapped writes), then the engine
+# against the straightforward implementation in fp32, tf32 and bf16 with the fraction of the
+# device's peak, and last the compiled timestep (extraction.compile): its tests, and its speed in
+# bf16. Each step has its own time limit and output file, so a cut-off run still reports the
+# steps before.
 #
 #   benchmarks/gpu_check.sh OUT_DIR [PEAK_FP32 PEAK_TF32 PEAK_BF16]
 #
@@ -20,15 +23,24 @@ python=${PYTHON:-python3}
     "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
 } 2>&1 | tee "$out/device.txt"
 
-timeout 240 "$python" -m pytest -q -p no:cacheprovider \
+timeout 150 "$python" -m pytest -q -p no:cacheprovider -k "not compiled" \
     tests/test_cuda.py tests/test_batching.py tests/test_precision.py tests/test_predictors.py tests/test_engine.py \
-    2>&1 | tee "$out/tests.txt"
+    tests/test_overlap.py 2>&1 | tee "$out/tests.txt"
 tests=${PIPESTATUS[0]}
 
-timeout 300 "$python" benchmarks/engine_speed.py --device cuda --precisions fp32 tf32 bf16 \
+timeout 240 "$python" benchmarks/engine_speed.py --device cuda --precisions fp32 tf32 bf16 \
     --peak-tflops "${peaks[@]}" --batch 32 --repeats 3 --reference-configurations 2 \
     2>&1 | tee "$out/engine_speed.txt"
 speed=${PIPESTATUS[0]}
 
-echo "tests exit $tests, engine_speed exit $speed" | tee -a "$out/device.txt"
-exit $(( tests || speed ))
+timeout 120 "$python" -m pytest -q -p no:cacheprovider -k "compiled" tests/test_cuda.py \
+    2>&1 | tee "$out/compile_tests.txt"
+compile_tests=${PIPESTATUS[0]}
+
+timeout 90 "$python" benchmarks/engine_speed.py --device cuda --precisions bf16 --peak-tflops "${peaks[2]}" \
+    --batch 32 --repeats 3 --skip-sweep --compile inductor-cudagraphs 2>&1 | tee "$out/engine_speed_compiled.txt"
+compile_speed=${PIPESTATUS[0]}
+
+echo "tests exit $tests, engine_speed exit $speed, compile tests exit $compile_tests, compiled speed exit $compile_speed" \
+    | tee -a "$out/device.txt"
+exit $(( tests || speed || compile_tests || compile_speed ))

@@ -40,6 +40,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
+from pcgc.compilation import check_compile_mode, compiled_timestep
 from pcgc.models import PredictiveCodingNetwork
 from pcgc.predictors import Predictor
 
@@ -222,6 +223,17 @@ class DynamicsState:
             errors=self.errors.index_select(0, index),
         )
 
+    def clone(self) -> "DynamicsState":
+        """The same state in memory of its own."""
+
+        def copy(tensors: tuple[torch.Tensor | None, ...]) -> tuple[torch.Tensor | None, ...]:
+            return tuple(None if x is None else x.clone() for x in tensors)
+
+        return replace(
+            self, reps=copy(self.reps), predictions=copy(self.predictions), gradients=copy(self.gradients),
+            errors=self.errors.clone(),
+        )
+
 
 @dataclass(frozen=True)
 class Readout:
@@ -262,7 +274,8 @@ class PCDynamics:
     prediction cells that a single central representation cell reaches (see `receptive_count`).
 
     `skip_unneeded_work=False` computes every stage, predictor and error gradient at every step
-    (the tests compare both ways).
+    (the tests compare both ways). `compile_mode` runs the timestep through `torch.compile`
+    (`pcgc.compilation`).
     """
 
     def __init__(
@@ -271,10 +284,14 @@ class PCDynamics:
         *,
         gradient_scaling: bool = False,
         skip_unneeded_work: bool = True,
+        compile_mode: str = "eager",
     ) -> None:
         self.net = net.eval()
         self.gradient_scaling = gradient_scaling
         self.skip_unneeded_work = skip_unneeded_work
+        check_compile_mode(compile_mode, next(net.parameters()).device)
+        self.compile_mode = compile_mode
+        self._timestep = compiled_timestep(self._step, compile_mode, DynamicsState.clone)
         self._predictors = [Predictor(p) for p in net.pmodules]
         self._error_scale: list[float] | None = None
 
@@ -425,7 +442,7 @@ class PCDynamics:
         first_drive = initial.reps[min(plan.first_active, self.net.num_pcoders - 1)]
         state = initial
         for t in range(1, timesteps + 1):
-            state = self._step(state, x, plan, weights, first_drive, last=t == timesteps)
+            state = self._timestep(state, x, plan, weights, first_drive, last=t == timesteps)
             yield state
 
     def readout(

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import h5py
+import numpy as np
 import pytest
 import torch
 
 from pcgc.dynamics import HyperParameters, PCDynamics
 from pcgc.engine import Engine
+from pcgc.overlap import HostCopy
 from pcgc.predictors import Predictor
+from pcgc.stages.extract import extract
+from pcgc.stages.network import NetworkInputs
 from tests.conftest import random_mini
+from tests.stage_fixtures import write_stage_inputs
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -24,13 +30,13 @@ FIELDS = ("cam_raw", "target_logit", "prediction_error")
 TOLERANCE = {"fp32": 1e-4, "tf32": 2e-2, "bf16": 1.5e-1}
 
 
-def run(device: str, precision: str) -> dict[str, torch.Tensor]:
+def run(device: str, precision: str, compile_mode: str = "eager", configurations=CONFIGURATIONS) -> dict[str, torch.Tensor]:
     net = random_mini(11, 6).to(device)
     generator = torch.Generator().manual_seed(5)
     x = torch.randn(4, 3, 96, 96, generator=generator).to(device)
     targets = torch.tensor([0, 4, 2, 1], device=device)
-    engine = Engine(PCDynamics(net), batch_size=8, diagnostics=True, precision=precision)
-    blocks = list(engine.run(x, targets, CONFIGURATIONS, 3))
+    engine = Engine(PCDynamics(net, compile_mode=compile_mode), batch_size=8, diagnostics=True, precision=precision)
+    blocks = list(engine.run(x, targets, configurations, 3))
     return {name: torch.cat([getattr(b, name) for b in blocks]).cpu() for name in FIELDS + ("top1",)}
 
 
@@ -64,3 +70,38 @@ def test_the_written_out_adjoint_equals_autograd_on_cuda():
     (expected,) = torch.autograd.grad(reference.sum(), leaf)
     torch.testing.assert_close(error, reference.detach(), rtol=1e-12, atol=0)
     torch.testing.assert_close(gradient, expected, rtol=1e-10, atol=1e-14)
+
+
+def test_a_host_copy_of_cuda_tensors_is_pinned_and_exact():
+    tensors = {"maps": torch.randn(8, 11, 14, 14, device="cuda"), "top1": torch.randint(0, 1000, (8, 11), device="cuda")}
+    copy = HostCopy(tensors)
+    assert all(host.is_pinned() for host in copy._host.values())
+    arrays = copy.arrays()
+    for name, tensor in tensors.items():
+        np.testing.assert_array_equal(arrays[name], tensor.cpu().numpy())
+
+
+def test_overlapped_extraction_on_cuda_writes_the_plain_paths_file(tmp_path):
+    files = write_stage_inputs(tmp_path / "inputs", random_mini(5, 4), count=7)
+    network = NetworkInputs(
+        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
+        spec="mini", gradient_scaling=False, precision="fp32", device="cuda",
+    )
+    out = {overlap: tmp_path / f"overlap_{overlap}.h5" for overlap in (False, True)}
+    for overlap, path in out.items():
+        extract(network, hps_name="hps_0", hps=CONFIGURATIONS[2], timesteps=2, batch_size=2, out_h5=path, overlap_writes=overlap)
+    with h5py.File(out[False]) as plain, h5py.File(out[True]) as overlapped:
+        for name in ("cams/gradcam/pcoder5", "target_logit", "top1", "prediction_error", "representation_change"):
+            np.testing.assert_array_equal(overlapped[name][()], plain[name][()], err_msg=name)
+
+
+@pytest.mark.parametrize("mode", ["inductor", "inductor-cudagraphs"])
+def test_the_compiled_timestep_on_cuda_equals_eager(mode):
+    # One configuration: every work plan compiles its own graph, and GPU time is scarce.
+    eager = run("cuda", "fp32", configurations=CONFIGURATIONS[2:])
+    for attempt in range(2):  # the second run replays what the first compiled (and captured)
+        compiled = run("cuda", "fp32", mode, configurations=CONFIGURATIONS[2:])
+        for name in FIELDS:
+            deviation = (compiled[name] - eager[name]).nan_to_num().abs().max() / eager[name].nan_to_num().abs().max()
+            assert deviation <= TOLERANCE["fp32"], f"{name}, {mode}, run {attempt + 1}: {deviation:.2e}"
+        assert torch.equal(compiled["top1"], eager["top1"])

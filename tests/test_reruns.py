@@ -63,10 +63,10 @@ def test_a_rule_reruns_when_a_module_its_script_imports_changes(demo):
     }
 
 
-def test_scheduler_resources_and_the_device_rerun_nothing(demo):
+def test_scheduler_resources_the_device_and_compilation_rerun_nothing(demo):
     workdir, _ = demo
     config = without_sweeps(tiny_config())
-    config["extraction"]["device"] = "cpu"
+    config["extraction"].update(device="cpu", compile="inductor")
     config["resources"].update(
         cpus=1, mem_mb=500, gpu_model="a100", gflops={"cpu": 1, "cuda": 2}, runtime={"safety_factor": 10, "min_minutes": 99}
     )

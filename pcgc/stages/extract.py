@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import h5py
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -22,6 +23,7 @@ from pcgc.batching import engine_probe, resolve_batch_size
 from pcgc.cam import CamRequest
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
+from pcgc.overlap import BackgroundWriter, HostCopy
 from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
 from pcgc.provenance import sha256_file
 from pcgc.resume import BatchStore, batch_name
@@ -48,10 +50,12 @@ def extract(
     out_h5: Path,
     cams: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
+    overlap_writes: bool = True,
 ) -> None:
     """Write the extraction file `out_h5`. `cams` is the config's `cam: {methods, layers}` (default:
     Grad-CAM on the top representation); `config` (the workflow's resolved configuration) is
-    stored with the file as provenance."""
+    stored with the file as provenance. A batch is written while the next is computed
+    (`pcgc.overlap`); `overlap_writes=False` writes each before computing the next."""
     targets, dynamics = network.load()
     net = dynamics.net
     if len(hps.beta) != net.num_pcoders:
@@ -92,17 +96,10 @@ def extract(
                 "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5),
             },
         )
-        for start in range(0, count, batch_size):
-            stop = min(start + batch_size, count)
-            batch = store.load(batch_name(start, stop))
-            if batch is None:
-                x = torch.from_numpy(inputs[start:stop]).to(torch_device)
-                cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
-                # One configuration: a device batch is exactly this image batch, no padding.
-                engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision, cams=request)
-                (result,) = engine.run(x, cam_targets, [hps], timesteps)
-                batch = {name: getattr(result, name).cpu().numpy() for name in BATCH_ARRAYS}
-                batch.update({_batch_key(*key): raw.cpu().numpy() for key, raw in result.cams.items()})
+
+        def write(start: int, stop: int, batch: HostCopy | dict[str, np.ndarray]) -> None:
+            if isinstance(batch, HostCopy):  # computed now, not resumed: kept for a rerun first
+                batch = batch.arrays()
                 store.save(batch_name(start, stop), batch)
             for key in request.keys():
                 data = batch[_batch_key(*key)]
@@ -116,7 +113,23 @@ def extract(
             top1[start:stop] = batch["top1"]
             errors[start:stop] = batch["prediction_error"]
             change[start:stop] = batch["representation_change"]
-            progress.update(stop - start)
+
+        with BackgroundWriter(threaded=overlap_writes) as writer:
+            for start in range(0, count, batch_size):
+                stop = min(start + batch_size, count)
+                batch = store.load(batch_name(start, stop))
+                if batch is None:
+                    x = torch.from_numpy(inputs[start:stop]).to(torch_device)
+                    cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
+                    # One configuration: a device batch is exactly this image batch, no padding.
+                    engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision, cams=request)
+                    (result,) = engine.run(x, cam_targets, [hps], timesteps)
+                    batch = HostCopy(
+                        {name: getattr(result, name) for name in BATCH_ARRAYS}
+                        | {_batch_key(*key): raw for key, raw in result.cams.items()}
+                    )
+                writer.submit(write, start, stop, batch)
+                progress.update(stop - start)
         progress.close()
         seconds = time.perf_counter() - start_time
         accuracy = (top1[:] == targets.cam_target[:, None]).mean(0)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from pcgc.checkpoints import load_network_weights
+from pcgc.compilation import check_compile_mode
 from pcgc.dynamics import PCDynamics
 from pcgc.h5io import open_h5, read_json_attr, require_datasets
 from pcgc.models import build_network
@@ -38,12 +39,16 @@ def load_dynamics(
     gradient_scaling: bool,
     device: torch.device,
     precision: str = "fp32",
+    compile_mode: str = "eager",
 ) -> PCDynamics:
     """The named network with its checkpoint files loaded, on `device`, ready to run in
-    `precision` (`pcgc.precision`; the engine runs it in that precision's context)."""
+    `precision` (`pcgc.precision`; the engine runs it in that precision's context), its timestep
+    compiled as `compile_mode` says (`pcgc.compilation`)."""
     net = build_network(spec, num_classes)
     load_network_weights(net, backbone_path, pmodule_paths)
-    return PCDynamics(prepare_network(net.to(device), precision), gradient_scaling=gradient_scaling)
+    return PCDynamics(
+        prepare_network(net.to(device), precision), gradient_scaling=gradient_scaling, compile_mode=compile_mode
+    )
 
 
 def weight_hashes(backbone_path: Path, pmodule_paths: Sequence[Path]) -> dict[str, str]:
@@ -91,12 +96,13 @@ class NetworkInputs:
     gradient_scaling: bool
     precision: str
     device: str
+    compile_mode: str = "eager"
 
     @classmethod
     def from_job(cls, job: Any) -> "NetworkInputs":
         """From a Snakemake job whose rule names its inputs `selection`, `inputs`, `backbone` and
-        `pmodules` and its params `spec`, `gradient_scaling` and `precision` (the device is an
-        execution setting read from the config, so that it reruns nothing)."""
+        `pmodules` and its params `spec`, `gradient_scaling` and `precision` (the device and the
+        compile mode are execution settings read from the config, so that they rerun nothing)."""
         return cls(
             selection_h5=Path(job.input.selection),
             inputs_h5=Path(job.input.inputs),
@@ -106,15 +112,19 @@ class NetworkInputs:
             gradient_scaling=job.params.gradient_scaling,
             precision=job.params.precision,
             device=job.config["extraction"]["device"],
+            compile_mode=job.config["extraction"]["compile"],
         )
 
     def load(self) -> tuple[Targets, PCDynamics]:
         """The selection's targets, and the network with its weights on the device."""
-        check_precision(self.precision, resolve_device(self.device))
+        device = resolve_device(self.device)
+        check_precision(self.precision, device)
+        check_compile_mode(self.compile_mode, device)
         targets = Targets.read(self.selection_h5)
         dynamics = load_dynamics(
             self.spec, targets.num_classes, self.backbone_path, self.pmodule_paths,
-            gradient_scaling=self.gradient_scaling, device=resolve_device(self.device), precision=self.precision,
+            gradient_scaling=self.gradient_scaling, device=device, precision=self.precision,
+            compile_mode=self.compile_mode,
         )
         return targets, dynamics
 
@@ -129,4 +139,5 @@ class NetworkInputs:
             "weights": weight_hashes(self.backbone_path, self.pmodule_paths),
             "versions": versions(),
             "device": str(next(net.parameters()).device),
+            "compile": dynamics.compile_mode,
         }
