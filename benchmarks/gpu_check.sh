@@ -3,8 +3,8 @@
 # what the device is, the CUDA tests (the engine on CUDA against the CPU in each precision, the
 # written-out adjoint, batch_size: auto, pinned copies and overlapped writes), then the engine
 # against the straightforward implementation in fp32, tf32 and bf16 with the fraction of the
-# device's peak, and last the compiled timestep (extraction.compile): its tests, and its speed in
-# bf16. Each step has its own time limit and output file, so a cut-off run still reports the
+# device's peak, the same in channels_last (extraction.memory_format) for tf32 and bf16, and last
+# the compiled timestep (extraction.compile): its tests, and its speed in bf16. Each step has its own time limit and output file, so a cut-off run still reports the
 # steps before.
 #
 #   benchmarks/gpu_check.sh OUT_DIR [PEAK_FP32 PEAK_TF32 PEAK_BF16]
@@ -28,10 +28,14 @@ timeout 150 "$python" -m pytest -q -p no:cacheprovider -k "not compiled" \
     tests/test_overlap.py 2>&1 | tee "$out/tests.txt"
 tests=${PIPESTATUS[0]}
 
-timeout 240 "$python" benchmarks/engine_speed.py --device cuda --precisions fp32 tf32 bf16 \
+timeout 180 "$python" benchmarks/engine_speed.py --device cuda --precisions fp32 tf32 bf16 \
     --peak-tflops "${peaks[@]}" --batch 32 --repeats 3 --reference-configurations 2 \
     2>&1 | tee "$out/engine_speed.txt"
 speed=${PIPESTATUS[0]}
+
+timeout 60 "$python" benchmarks/engine_speed.py --device cuda --precisions tf32 bf16 --peak-tflops "${peaks[1]}" "${peaks[2]}" \
+    --batch 32 --repeats 3 --skip-sweep --channels-last 2>&1 | tee "$out/engine_speed_channels_last.txt"
+channels_last=${PIPESTATUS[0]}
 
 timeout 120 "$python" -m pytest -q -p no:cacheprovider -k "compiled" tests/test_cuda.py \
     2>&1 | tee "$out/compile_tests.txt"
@@ -41,6 +45,6 @@ timeout 90 "$python" benchmarks/engine_speed.py --device cuda --precisions bf16 
     --batch 32 --repeats 3 --skip-sweep --compile inductor-cudagraphs 2>&1 | tee "$out/engine_speed_compiled.txt"
 compile_speed=${PIPESTATUS[0]}
 
-echo "tests exit $tests, engine_speed exit $speed, compile tests exit $compile_tests, compiled speed exit $compile_speed" \
-    | tee -a "$out/device.txt"
-exit $(( tests || speed || compile_tests || compile_speed ))
+echo "tests exit $tests, engine_speed exit $speed, channels_last exit $channels_last," \
+    "compile tests exit $compile_tests, compiled speed exit $compile_speed" | tee -a "$out/device.txt"
+exit $(( tests || speed || channels_last || compile_tests || compile_speed ))

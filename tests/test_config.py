@@ -50,6 +50,7 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["weights"]["backbone"].__setitem__("path", "/tmp/vgg16.pth"), r"weights\.backbone: give exactly one of url and path"),
         (lambda c: c["extraction"].__setitem__("device", "gpu"), r"extraction\.device: 'gpu' does not match"),
         (lambda c: c["extraction"].__setitem__("chunk_size", 0), r"extraction\.chunk_size: 0 is less than the minimum of 1"),
+        (lambda c: c["extraction"].__setitem__("memory_format", "nhwc"), r"extraction\.memory_format: 'nhwc' is not one of \['contiguous', 'channels_last'\]"),
         (lambda c: c["extraction"].__setitem__("compile", "off"), r"extraction\.compile: 'off' is not one of \['eager', 'inductor', 'inductor-cudagraphs'\]"),
         (lambda c: c["sweeps"]["fig3"].__setitem__("pcoders", [1, 6]), r"sweeps\.fig3\.pcoders: PCoder 6 does not exist; model mini has 5"),
         (lambda c: c["sweeps"]["fig4"].__setitem__("pcoders", [1]), r"sweeps\.fig4\.pcoders: a shared sweep has no pcoders key"),

@@ -30,8 +30,10 @@ FIELDS = ("cam_raw", "target_logit", "prediction_error")
 TOLERANCE = {"fp32": 1e-4, "tf32": 2e-2, "bf16": 1.5e-1}
 
 
-def run(device: str, precision: str, compile_mode: str = "eager", configurations=CONFIGURATIONS) -> dict[str, torch.Tensor]:
-    net = random_mini(11, 6).to(device)
+def run(
+    device: str, precision: str, compile_mode: str = "eager", configurations=CONFIGURATIONS, memory_format=torch.contiguous_format
+) -> dict[str, torch.Tensor]:
+    net = random_mini(11, 6).to(device, memory_format=memory_format)
     generator = torch.Generator().manual_seed(5)
     x = torch.randn(4, 3, 96, 96, generator=generator).to(device)
     targets = torch.tensor([0, 4, 2, 1], device=device)
@@ -93,6 +95,15 @@ def test_overlapped_extraction_on_cuda_writes_the_plain_paths_file(tmp_path):
     with h5py.File(out[False]) as plain, h5py.File(out[True]) as overlapped:
         for name in ("cams/gradcam/pcoder5", "target_logit", "top1", "prediction_error", "representation_change"):
             np.testing.assert_array_equal(overlapped[name][()], plain[name][()], err_msg=name)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_channels_last_on_cuda_equals_the_default_layout(precision):
+    default = run("cuda", precision)
+    nhwc = run("cuda", precision, memory_format=torch.channels_last)
+    for name in FIELDS:
+        deviation = (nhwc[name] - default[name]).nan_to_num().abs().max() / default[name].nan_to_num().abs().max()
+        assert deviation <= TOLERANCE[precision], f"{name} in {precision}: {deviation:.2e}"
 
 
 @pytest.mark.parametrize("mode", ["inductor", "inductor-cudagraphs"])

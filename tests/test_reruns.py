@@ -66,7 +66,7 @@ def test_a_rule_reruns_when_a_module_its_script_imports_changes(demo):
 def test_scheduler_resources_the_device_and_compilation_rerun_nothing(demo):
     workdir, _ = demo
     config = without_sweeps(tiny_config())
-    config["extraction"].update(device="cpu", compile="inductor")
+    config["extraction"].update(device="cpu", compile="inductor", memory_format="channels_last")
     config["resources"].update(
         cpus=1, mem_mb=500, gpu_model="a100", gflops={"cpu": 1, "cuda": 2}, runtime={"safety_factor": 10, "min_minutes": 99}
     )
