@@ -100,8 +100,8 @@ class BackgroundWriter:
                 job = self._jobs.popleft()
                 if error is None:
                     job.result()
-                elif job.exception() is not None:
-                    log.error("a write failed while the job was already failing: %s", job.exception())
+                elif (failure := job.exception()) is not None:
+                    log.error("a write failed while the job was already failing: %s", failure)
         finally:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -23,8 +23,8 @@ from pcgc.batching import engine_probe, resolve_batch_size
 from pcgc.cam import CamRequest
 from pcgc.dynamics import HyperParameters
 from pcgc.engine import Engine
-from pcgc.overlap import BackgroundWriter, HostCopy
 from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
+from pcgc.overlap import BackgroundWriter, HostCopy
 from pcgc.provenance import sha256_file
 from pcgc.resume import BatchStore, batch_name
 from pcgc.stages.network import NetworkInputs
