@@ -96,10 +96,11 @@ def weights(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def tiny_workflow(tmp_path_factory: pytest.TempPathFactory):
     """A private copy of the workflow, run once to completion on the tiny configuration, shared by
-    every test file that reads its outputs or dry-runs against them (none may change them)."""
-    from tests.workflow_helpers import copy_workflow, snakemake, tiny_config, write_config
+    every test file that reads its outputs or dry-runs against them (none may change them; the
+    SLURM test compares its own run with every file under `results/tiny`)."""
+    from tests.workflow_helpers import copy_workflow, shared_tiny_config, snakemake, write_config
 
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    configfile = write_config(workdir, tiny_config())
+    configfile = write_config(workdir, shared_tiny_config())
     snakemake(workdir, configfile)
     return workdir, configfile

@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, snakemake, tiny_config, write_config
+from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, shared_tiny_config, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -153,16 +153,11 @@ def assert_same_output(name: str, local: Path, cluster: Path) -> None:
         assert local.read_bytes() == cluster.read_bytes(), name
 
 
-def test_the_tiny_demo_through_profiles_slurm_equals_a_local_run(cluster, tmp_path):
-    config = tiny_config()
-    # One core and 2 GB per network job, so that two jobs share the test node (2 cores). The same
-    # settings in both runs: resources change no result, but a thread count can move the last bits.
-    config["resources"].update(cpus=1, mem_mb=2000)
-    local = copy_workflow(tmp_path / "local")
+def test_the_tiny_demo_through_profiles_slurm_equals_a_local_run(cluster, tiny_workflow, tmp_path):
+    # The local reference is the shared tiny run, made with the same configuration.
+    local, _ = tiny_workflow
     on_slurm = copy_workflow(tmp_path / "slurm")
-    snakemake(local, write_config(local, config))
-
-    configfile = write_config(on_slurm, config)
+    configfile = write_config(on_slurm, shared_tiny_config())
     expected = planned_jobs(on_slurm, configfile)
     expected.pop("all")  # a target without a job
     started = time.monotonic()

@@ -56,6 +56,16 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
+def shared_tiny_config() -> dict[str, Any]:
+    """The configuration of the shared tiny run (conftest.tiny_workflow). One core and 2 GB per
+    network job, so that two of its jobs share the SLURM test's 2-core node, and that run can take
+    this one as its local reference: resources change no result, but a thread count can move the
+    last bits."""
+    config = tiny_config()
+    config["resources"].update(cpus=1, mem_mb=2000)
+    return config
+
+
 def write_config(workdir: Path, config: dict[str, Any], name: str = "test.yaml") -> Path:
     path = workdir / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))
