@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -209,30 +209,24 @@ class DynamicsState:
     errors: torch.Tensor
     """[B, N] per-image prediction error of each PCoder at time t; NaN where not computed."""
 
-    def select(self, index: torch.Tensor) -> "DynamicsState":
-        """Batch elements `index` (with repeats): e.g. one t = 0 state shared by many configurations."""
+    def _map(self, function: Callable[[torch.Tensor], torch.Tensor]) -> "DynamicsState":
+        """The same state with `function` applied to each of its tensors."""
 
-        def pick(tensors: tuple[torch.Tensor | None, ...]) -> tuple[torch.Tensor | None, ...]:
-            return tuple(None if x is None else x.index_select(0, index) for x in tensors)
+        def each(tensors: tuple[torch.Tensor | None, ...]) -> tuple[torch.Tensor | None, ...]:
+            return tuple(None if x is None else function(x) for x in tensors)
 
         return replace(
-            self,
-            reps=pick(self.reps),
-            predictions=pick(self.predictions),
-            gradients=pick(self.gradients),
-            errors=self.errors.index_select(0, index),
+            self, reps=each(self.reps), predictions=each(self.predictions), gradients=each(self.gradients),
+            errors=function(self.errors),
         )
+
+    def select(self, index: torch.Tensor) -> "DynamicsState":
+        """Batch elements `index` (with repeats): e.g. one t = 0 state shared by many configurations."""
+        return self._map(lambda x: x.index_select(0, index))
 
     def clone(self) -> "DynamicsState":
         """The same state in memory of its own."""
-
-        def copy(tensors: tuple[torch.Tensor | None, ...]) -> tuple[torch.Tensor | None, ...]:
-            return tuple(None if x is None else x.clone() for x in tensors)
-
-        return replace(
-            self, reps=copy(self.reps), predictions=copy(self.predictions), gradients=copy(self.gradients),
-            errors=self.errors.clone(),
-        )
+        return self._map(torch.Tensor.clone)
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,6 @@ class Trajectories:
     """[R, T+1, N] per-image error of each PCoder's prediction (NaN where it was not computed)."""
     representation_change: torch.Tensor
     """[R, T+1] ||r_t - r_{t-1}|| / ||r_{t-1}|| of the top representation r, per row; NaN at t = 0."""
-    top_layer: str
-    """The name of the top representation's layer (`pcoder{N}`)."""
 
     @classmethod
     def concatenate(cls, blocks: Sequence["Trajectories"]) -> "Trajectories":
@@ -60,10 +58,15 @@ class Trajectories:
         tensors = {
             name: torch.cat([getattr(b, name) for b in blocks])
             for name in cls.__dataclass_fields__
-            if name not in ("cams", "top_layer")
+            if name != "cams"
         }
         cams = {key: torch.cat([b.cams[key] for b in blocks]) for key in blocks[0].cams}
-        return cls(cams=cams, top_layer=blocks[0].top_layer, **tensors)
+        return cls(cams=cams, **tensors)
+
+    @property
+    def top_layer(self) -> str:
+        """The name of the top representation's layer (`pcoder{N}`)."""
+        return layer_name(self.prediction_error.shape[-1] - 1)
 
     @property
     def cam_raw(self) -> torch.Tensor:
@@ -228,5 +231,4 @@ class Engine:
                 top1=torch.stack([s.top1[:rows] for s in steps], 1),
                 prediction_error=torch.stack([s.errors[:rows] for s in steps], 1),
                 representation_change=torch.stack([s.change[:rows] for s in steps], 1),
-                top_layer=layer_name(dynamics.net.num_pcoders - 1),
             )

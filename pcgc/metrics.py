@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pcgc.scores import METRIC_KINDS, MetricKind
+from pcgc.scores import METRIC_KINDS
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
@@ -326,22 +326,6 @@ class Metric:
     name: str
     compute: Callable
     finish: Callable | None = None
-
-    @property
-    def kind(self) -> MetricKind:
-        return METRIC_KINDS[self.name]
-
-    @property
-    def parameter(self) -> str | None:
-        return self.kind.parameter
-
-    @property
-    def per_image(self) -> bool:
-        return self.kind.per_image
-
-    @property
-    def meaning(self) -> str:
-        return self.kind.meaning
 
 
 def check_inputs(cam, foreground, valid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Size]:

@@ -129,11 +129,4 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 
-def model_info(spec: str) -> ModelInfo:
-    try:
-        return MODELS[spec]
-    except KeyError:
-        raise ValueError(f"unknown model spec {spec!r}; known specs: {', '.join(sorted(MODELS))}") from None
-
-
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MODELS", "ModelInfo", "PCoderSpec", "TRAINING_THREADS", "WeightFiles", "model_info", "pmodule_filename"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MODELS", "ModelInfo", "PCoderSpec", "TRAINING_THREADS", "WeightFiles", "pmodule_filename"]

@@ -11,6 +11,7 @@ from pcgc.checkpoints import pmodule_filename, save_network_weights
 from pcgc.h5io import STRING, string_array, write_json_attrs
 from pcgc.models import PredictiveCodingNetwork
 from pcgc.noise import make_inputs
+from pcgc.stages.network import NetworkInputs
 
 
 def write_stage_inputs(folder: Path, net: PredictiveCodingNetwork, count: int, seed: int = 0) -> dict[str, Path | list[Path]]:
@@ -46,3 +47,12 @@ def write_stage_inputs(folder: Path, net: PredictiveCodingNetwork, count: int, s
     pmodules = [folder / pmodule_filename("test", n) for n in range(1, net.num_pcoders + 1)]
     save_network_weights(net, backbone, pmodules)
     return {"selection": selection, "inputs": inputs, "backbone": backbone, "pmodules": pmodules}
+
+
+def stage_network(files: dict, **settings) -> NetworkInputs:
+    """How a stage runs the network on `write_stage_inputs`' files: the mini spec, fp32, on the CPU,
+    unless `settings` (NetworkInputs fields) say otherwise."""
+    return NetworkInputs(
+        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
+        **{"spec": "mini", "gradient_scaling": False, "precision": "fp32", "device": "cpu", **settings},
+    )

@@ -9,9 +9,8 @@ import torch
 from pcgc.batching import AUTO, Footprint, engine_probe, fitting_batch_size, measure_footprint, resolve_batch_size
 from pcgc.dynamics import HyperParameters, PCDynamics
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
 from tests.conftest import random_mini
-from tests.stage_fixtures import write_stage_inputs
+from tests.stage_fixtures import stage_network, write_stage_inputs
 
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
 MIB = 2**20
@@ -56,10 +55,7 @@ def files(tmp_path_factory):
 
 
 def test_auto_on_the_cpu_stops_the_job_naming_the_key_and_writes_nothing(files, tmp_path):
-    network = NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
-        spec="mini", gradient_scaling=False, precision="fp32", device="cpu",
-    )
+    network = stage_network(files)
     out = tmp_path / "extract.h5"
     with pytest.raises(ValueError, match=r"extraction.batch_size: 'auto' sizes batches from free GPU memory, but the device is cpu"):
         extract(network, hps_name="hps_0", hps=HPS, timesteps=2, batch_size=AUTO, out_h5=out)

@@ -13,9 +13,8 @@ from pcgc.engine import Engine
 from pcgc.overlap import HostCopy
 from pcgc.predictors import Predictor
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
 from tests.conftest import random_mini
-from tests.stage_fixtures import write_stage_inputs
+from tests.stage_fixtures import stage_network, write_stage_inputs
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -85,10 +84,7 @@ def test_a_host_copy_of_cuda_tensors_is_pinned_and_exact():
 
 def test_overlapped_extraction_on_cuda_writes_the_plain_paths_file(tmp_path):
     files = write_stage_inputs(tmp_path / "inputs", random_mini(5, 4), count=7)
-    network = NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
-        spec="mini", gradient_scaling=False, precision="fp32", device="cuda",
-    )
+    network = stage_network(files, device="cuda")
     out = {overlap: tmp_path / f"overlap_{overlap}.h5" for overlap in (False, True)}
     for overlap, path in out.items():
         extract(network, hps_name="hps_0", hps=CONFIGURATIONS[2], timesteps=2, batch_size=2, out_h5=path, overlap_writes=overlap)

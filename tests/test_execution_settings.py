@@ -16,9 +16,9 @@ from pcgc.compilation import check_compile_mode
 from pcgc.dynamics import HyperParameters, PCDynamics
 from pcgc.h5io import read_json_attr
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs, load_dynamics
+from pcgc.stages.network import load_dynamics
 from tests.conftest import random_mini
-from tests.stage_fixtures import write_stage_inputs
+from tests.stage_fixtures import stage_network, write_stage_inputs
 
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
 
@@ -43,11 +43,7 @@ def files(tmp_path_factory):
 def extracted(files, folder, **settings) -> Path:
     """The extraction file of the same job with other execution settings."""
     out = folder / f"{'_'.join(settings.values()) or 'default'}.h5"
-    network = NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
-        spec="mini", gradient_scaling=False, precision="fp32", device="cpu", **settings,
-    )
-    extract(network, hps_name="hps_0", hps=HPS, timesteps=3, batch_size=3, out_h5=out)
+    extract(stage_network(files, **settings), hps_name="hps_0", hps=HPS, timesteps=3, batch_size=3, out_h5=out)
     return out
 
 
@@ -56,8 +52,12 @@ def default_run(files, tmp_path_factory):
     return extracted(files, tmp_path_factory.mktemp("default"))
 
 
-def assert_equal_within_rounding(path, default_path) -> None:
+def assert_equal_within_rounding(path, default_path, attribute: str, value: str, default_value: str) -> None:
+    """The file equals the default run's within float32 rounding, and its `attribute` records how
+    it ran (`value`; the default run's: `default_value`)."""
     with h5py.File(path) as other, h5py.File(default_path) as default:
+        assert read_json_attr(other, attribute, path) == value
+        assert read_json_attr(default, attribute, default_path) == default_value
         np.testing.assert_array_equal(other["top1"][()], default["top1"][()])
         for name in ("cams/gradcam/pcoder5", "target_logit", "prediction_error", "representation_change"):
             expected = default[name][()]
@@ -70,18 +70,12 @@ def assert_equal_within_rounding(path, default_path) -> None:
 def test_an_extraction_through_inductor_equals_the_eager_one_and_says_how_it_ran(files, default_run, tmp_path):
     # About half a minute on 2 CPU cores: TorchInductor compiles the timestep and its last step.
     compiled = extracted(files, tmp_path, compile_mode="inductor")
-    assert_equal_within_rounding(compiled, default_run)
-    with h5py.File(compiled) as out, h5py.File(default_run) as default:
-        assert read_json_attr(out, "compile", compiled) == "inductor"
-        assert read_json_attr(default, "compile", default_run) == "eager"
+    assert_equal_within_rounding(compiled, default_run, "compile", "inductor", "eager")
 
 
 def test_channels_last_runs_the_whole_state_in_it_with_the_same_results(files, default_run, tmp_path):
     nhwc = extracted(files, tmp_path, memory_format="channels_last")
-    assert_equal_within_rounding(nhwc, default_run)
-    with h5py.File(nhwc) as out, h5py.File(default_run) as default:
-        assert read_json_attr(out, "memory_format", nhwc) == "channels_last"
-        assert read_json_attr(default, "memory_format", default_run) == "contiguous"
+    assert_equal_within_rounding(nhwc, default_run, "memory_format", "channels_last", "contiguous")
     dynamics = load_dynamics(
         "mini", 4, files["backbone"], files["pmodules"], gradient_scaling=False, device=torch.device("cpu"),
         memory_format="channels_last",

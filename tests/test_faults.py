@@ -44,7 +44,6 @@ from pcgc.data.masks import encode_mask
 from pcgc.dynamics import HyperParameters
 from pcgc.scores import iou_scores
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
 from pcgc.stages.select import select_images
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.training import TrainingConfig
@@ -52,7 +51,7 @@ from pcgc.sweeps import Configuration
 from tests.processes import sigkill_when
 from tests.conftest import random_mini
 from tests.imagenet_s_fixture import build_imagenet_s_tree
-from tests.stage_fixtures import write_stage_inputs
+from tests.stage_fixtures import stage_network, write_stage_inputs
 from tests.workflow_helpers import default_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,9 +161,9 @@ def files(tmp_path_factory):
     return write_stage_inputs(tmp_path_factory.mktemp("faults"), random_mini(3, 4), count=IMAGES)
 
 
-def damaged_copy(files, tmp_path: Path, role: str, damage: Callable[[Path], None]) -> dict:
+def damaged_copy(files, tmp_path: Path, role: str, damage: Callable[[Path], None]) -> tuple[dict, Path]:
     """The stage inputs with the file of `role` (selection, inputs, backbone, pmodule3) replaced by
-    a damaged copy in `tmp_path`."""
+    a damaged copy in `tmp_path`, and that copy's path."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     files = dict(files, pmodules=list(files["pmodules"]))
     if role.startswith("pmodule"):
@@ -176,7 +175,7 @@ def damaged_copy(files, tmp_path: Path, role: str, damage: Callable[[Path], None
         files[role] = target = tmp_path / source.name
     shutil.copy(source, target)
     damage(target)
-    return files
+    return files, target
 
 
 def truncate(path: Path) -> None:
@@ -208,20 +207,13 @@ def removed(path: Path) -> None:
     path.unlink()
 
 
-def network(files) -> NetworkInputs:
-    return NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
-        spec="mini", gradient_scaling=False, precision="fp32", device="cpu",
-    )
-
-
 def run_extract(files, out: Path) -> None:
-    extract(network(files), hps_name="hps_0", hps=HPS, timesteps=2, batch_size=4, out_h5=out / "extract.h5")
+    extract(stage_network(files), hps_name="hps_0", hps=HPS, timesteps=2, batch_size=4, out_h5=out / "extract.h5")
 
 
 def run_sweep_chunk(files, out: Path) -> None:
     run_chunk(
-        network(files), configurations=[Configuration(HPS.beta, HPS.lam, HPS.alpha)], n_images="all", image_seed=0,
+        stage_network(files), configurations=[Configuration(HPS.beta, HPS.lam, HPS.alpha)], n_images="all", image_seed=0,
         timesteps=2, scores=iou_scores([0.5]), store_maps="none", batch_size=4, out_h5=out / "chunk.h5",
         out_manifest=out / "chunk.json",
     )
@@ -247,8 +239,7 @@ FAULT_IDS = [
 @pytest.mark.parametrize("stage", [run_extract, run_sweep_chunk], ids=["extract", "sweep_chunk"])
 @pytest.mark.parametrize("role, damage, error, message", FAULTS, ids=FAULT_IDS)
 def test_bad_weights_and_intermediates_stop_network_stages_and_name_the_file(files, tmp_path, stage, role, damage, error, message):
-    broken = damaged_copy(files, tmp_path / "damaged", role, damage)
-    culprit = broken[role] if not role.startswith("pmodule") else broken["pmodules"][int(role[-1]) - 1]
+    broken, culprit = damaged_copy(files, tmp_path / "damaged", role, damage)
     out = tmp_path / "out"
     with pytest.raises(error) as raised:
         stage(broken, out)
@@ -307,12 +298,12 @@ def files_from_argv(arguments: list[str]) -> dict:
 
 
 # 16 KiB: room for the first finished batches, not for the extraction file or all of the chunk's batches.
-@pytest.mark.parametrize("stage, size", [("run_extract", "16k"), ("run_sweep_chunk", "16k")])
-def test_a_full_output_folder_is_named_and_nothing_half_written_is_left(files, tmp_path, stage, size):
+@pytest.mark.parametrize("stage", ["run_extract", "run_sweep_chunk"])
+def test_a_full_output_folder_is_named_and_nothing_half_written_is_left(files, tmp_path, stage):
     """In a subprocess: HDF5 (1.14 in h5py 3) crashes the interpreter at exit after a write failed
     for lack of space, after the job has reported the error and removed its partial file."""
     folder = tmp_path / "full"
-    if not mount_tmpfs(folder, f"size={size}"):
+    if not mount_tmpfs(folder, "size=16k"):
         pytest.skip("no tmpfs could be mounted (needs root): a full disk is not simulated")
     try:
         out = folder / "results"

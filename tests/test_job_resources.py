@@ -83,6 +83,7 @@ def test_the_network_rules_carry_the_resources_and_the_others_do_not(tmp_path):
     for rule in ("extract", "sweep_chunk", "fig1_cams"):
         lines = job_resources(output, rule)
         assert lines and all("gpu=1" in l and "gpu_model=h100" in l and "cpus_per_gpu=3" in l and "mem_mb=7000" in l for l in lines), rule
-    for rule in ("demo_world", "train_demo", "iou", "bootstrap", "fig2"):
-        assert all("gpu" not in l for l in job_resources(output, rule)), rule
+    for rule in ("demo_world", "train_demo", "score", "bootstrap", "fig2"):
+        lines = job_resources(output, rule)
+        assert lines and all("gpu" not in l for l in lines), rule
     assert re.search(r"rule extract:\n(?:.*\n)*?\s+threads: 2\n", output)  # 3 threads, capped at --cores 2

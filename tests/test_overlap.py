@@ -1,5 +1,6 @@
 """Writing while computing (`pcgc.overlap`): order, bounded queue, failures, and extraction files
-equal to the plain path's."""
+equal to the plain path's. Host copies are tested on CUDA (`tests/test_cuda.py`): on the CPU there
+is nothing to copy."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ import time
 import h5py
 import numpy as np
 import pytest
-import torch
 
 from pcgc.dynamics import HyperParameters
-from pcgc.overlap import BackgroundWriter, HostCopy
+from pcgc.overlap import BackgroundWriter
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
 from tests.conftest import random_mini
-from tests.stage_fixtures import write_stage_inputs
+from tests.stage_fixtures import stage_network, write_stage_inputs
 
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
 
@@ -92,21 +91,9 @@ def test_the_plain_path_writes_at_once():
         assert done == [1]
 
 
-def test_a_host_copy_of_cpu_tensors_holds_their_values():
-    tensors = {"maps": torch.randn(3, 4, 5), "top1": torch.arange(6).view(3, 2)}
-    arrays = HostCopy(tensors).arrays()
-    assert set(arrays) == {"maps", "top1"}
-    for name, tensor in tensors.items():
-        np.testing.assert_array_equal(arrays[name], tensor.numpy())
-
-
 @pytest.fixture(scope="module")
 def network(tmp_path_factory):
-    files = write_stage_inputs(tmp_path_factory.mktemp("overlap"), random_mini(5, 4), count=7)
-    return NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
-        spec="mini", gradient_scaling=False, precision="fp32", device="cpu",
-    )
+    return stage_network(write_stage_inputs(tmp_path_factory.mktemp("overlap"), random_mini(5, 4), count=7))
 
 
 def test_overlapped_extraction_writes_the_plain_paths_file(network, tmp_path):

@@ -24,7 +24,7 @@ from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.sweeps import Configuration
 from tests.processes import sigkill_when
 from tests.conftest import random_mini
-from tests.stage_fixtures import write_stage_inputs
+from tests.stage_fixtures import stage_network, write_stage_inputs
 
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
 IMAGES, BATCH, TIMESTEPS = 16, 2, 6
@@ -51,15 +51,8 @@ def files(tmp_path_factory):
     return write_stage_inputs(tmp_path_factory.mktemp("resume"), random_mini(5, 4), count=IMAGES)
 
 
-def network(files) -> NetworkInputs:
-    return NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
-        spec="mini", gradient_scaling=False, precision="fp32", device="cpu",
-    )
-
-
 def run(files, out: Path, timesteps: int = TIMESTEPS, cams: dict = CAMS) -> None:
-    extract(network(files), hps_name="hps_0", hps=HPS, timesteps=timesteps, batch_size=BATCH, out_h5=out, cams=cams)
+    extract(stage_network(files), hps_name="hps_0", hps=HPS, timesteps=timesteps, batch_size=BATCH, out_h5=out, cams=cams)
 
 
 def contents(path: Path, cams: dict | None = CAMS) -> dict:
@@ -174,7 +167,7 @@ def chunk_batches() -> list[str]:
 
 def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp_path, caplog):
     reference = tmp_path / "reference.h5"
-    run_chunk(network(files), **chunk_settings(reference))
+    run_chunk(stage_network(files), **chunk_settings(reference))
     assert not reference.with_name("reference.h5.batches").exists()
     expected = contents(reference, cams=None)
     assert expected["arrays"]["cam_raw"].shape[:2] == (len(CONFIGURATIONS), len(STORE_MAPS))
@@ -185,7 +178,7 @@ def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp
     finished = sorted(p.stem for p in out.with_name(out.name + ".batches").glob("*.npz"))
     assert len(finished) >= kill_after and set(finished) < set(chunk_batches())
     with caplog.at_level(logging.INFO, logger="pcgc.resume"):
-        run_chunk(network(files), **chunk_settings(out))
+        run_chunk(stage_network(files), **chunk_settings(out))
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith(f"resumed: {len(finished)} batch(es)") and m.endswith(", ".join(finished)) for m in messages), messages
     recomputed = [b for b in chunk_batches() if b not in finished]
@@ -199,10 +192,10 @@ def test_a_sweep_chunk_with_other_maps_kept_does_not_reuse_batches(files, tmp_pa
     out = tmp_path / "out.h5"
     with monkeypatch.context() as patch:  # a run whose batches stay, as a killed run's would
         patch.setattr(BatchStore, "remove", lambda self: None)
-        run_chunk(network(files), **chunk_settings(out))
+        run_chunk(stage_network(files), **chunk_settings(out))
     assert len(list(out.with_name(out.name + ".batches").glob("*.npz"))) == len(chunk_batches())
     with caplog.at_level(logging.INFO, logger="pcgc.resume"):
-        run_chunk(network(files), **dict(chunk_settings(out), store_maps="all"))
+        run_chunk(stage_network(files), **dict(chunk_settings(out), store_maps="all"))
     assert any("discarded" in r.getMessage() for r in caplog.records)
     assert not any("resumed" in r.getMessage() for r in caplog.records)
     with h5py.File(out) as h5:

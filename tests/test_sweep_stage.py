@@ -11,14 +11,13 @@ import pytest
 
 from pcgc.dynamics import HyperParameters
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
 from pcgc.scores import configured_scores, iou_scores
 from pcgc.stages.score import score_extraction
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.stages.sweep_tables import merge_maps, merge_sweep, summarize_sweep
 from pcgc.sweeps import Configuration, sweep_cells, unique_configurations
 from tests.conftest import random_mini
-from tests.stage_fixtures import write_stage_inputs
+from tests.stage_fixtures import stage_network, write_stage_inputs
 
 FEEDBACK = (True, True, True, True, False)
 THRESHOLDS = [0.3, 0.5]
@@ -37,17 +36,10 @@ def files(tmp_path_factory):
     return write_stage_inputs(tmp_path_factory.mktemp("stage"), random_mini(2, 4), count=8)
 
 
-def network(files, precision: str = "fp32") -> NetworkInputs:
-    return NetworkInputs(
-        files["selection"], files["inputs"], files["backbone"], tuple(files["pmodules"]),
-        spec="mini", gradient_scaling=False, precision=precision, device="cpu",
-    )
-
-
 def chunk(files, folder, name, configurations, *, batch_size=4, n_images="all", store_maps="none", precision="fp32", scores=SCORES):
     out = folder / f"{name}.h5"
     run_chunk(
-        network(files, precision), configurations=configurations, n_images=n_images, image_seed=0, timesteps=3,
+        stage_network(files, precision=precision), configurations=configurations, n_images=n_images, image_seed=0, timesteps=3,
         scores=scores, store_maps=store_maps, batch_size=batch_size, out_h5=out,
         out_manifest=folder / f"{name}.json",
     )
@@ -65,7 +57,7 @@ def test_sweep_scores_equal_extract_and_score_for_each_configuration(files, tmp_
         path, position = (paths[0], k) if k < 5 else (paths[1], k - 5)
         extraction, table = tmp_path / f"extract{k}.h5", tmp_path / f"scores{k}.parquet"
         extract(
-            network(files), hps_name=f"c{k}", timesteps=3, batch_size=4, out_h5=extraction,
+            stage_network(files), hps_name=f"c{k}", timesteps=3, batch_size=4, out_h5=extraction,
             hps=HyperParameters(configuration.beta, configuration.lam, configuration.alpha),
         )
         score_extraction(extraction, files["selection"], EVERY + configured_scores(

@@ -14,9 +14,8 @@ SPECS: dict[str, Callable[[int], PredictiveCodingNetwork]] = {
     "mini": build_mini,
 }
 
-# What is known without building a network lives in pcgc.modelinfo (no torch); these are views of it.
+# What is known without building a network lives in pcgc.modelinfo (no torch); this is a view of it.
 PCODERS: dict[str, tuple[PCoderSpec, ...]] = {name: info.pcoders for name, info in MODELS.items()}
-NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {name: (info.mean, info.std) for name, info in MODELS.items()}
 
 
 def build_network(spec: str, num_classes: int) -> PredictiveCodingNetwork:
@@ -28,4 +27,4 @@ def build_network(spec: str, num_classes: int) -> PredictiveCodingNetwork:
     return builder(num_classes)
 
 
-__all__ = ["NORMALIZATION", "PCODERS", "PCoderSpec", "PredictiveCodingNetwork", "SPECS", "build_network"]
+__all__ = ["PCODERS", "PCoderSpec", "PredictiveCodingNetwork", "SPECS", "build_network"]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from pcgc.atomic import atomic_path
 from pcgc.figures.timecourse import plot_iou_over_time
+from pcgc.scores import METRIC_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def figure2(
             "%s (%s): mean %s %.3f at t = 0, %.3f at t = %d; differs from t = 0 (Holm p < %g) at t = %s",
             name, path, metric, means[0], means[-1], len(means) - 1, alpha, marked,
         )
-    label = LABELS[metric] + ("" if parameter is None else f" ({'threshold' if metric == 'iou' else 'tolerance'} {parameter:g})")
+    label = LABELS[metric] + ("" if parameter is None else f" ({METRIC_KINDS[metric].parameter} {parameter:g})")
     noise = "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
     bars = "bootstrap SD" if error == "boot_sd" else "bootstrap percentile interval"
     plot_iou_over_time(

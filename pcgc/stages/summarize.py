@@ -38,17 +38,29 @@ def score_statistics(rows: pd.DataFrame, *, resamples: int, seed: int, confidenc
         return _dataset_statistics(rows, resamples, seed, confidence)
     if pooled.any():
         raise ValueError(f"{where}: a score has both per-image rows and dataset rows (image_index {DATASET_ROW})")
-    values = rows.pivot(index="image_index", columns="timestep", values="value").sort_index(axis=1)
-    undefined = values.isna().any(axis=1)
-    kept = values[~undefined].to_numpy()
+    kept, excluded = defined_images(rows)
     if len(kept) == 0:
         raise ValueError(f"{where}: the score is undefined (NaN) for every image; nothing to summarise")
     summary = bootstrap_timesteps(kept, resamples=resamples, seed=seed, confidence=confidence)
-    summary["n_excluded"] = int(undefined.sum())
+    summary["n_excluded"] = excluded
     paired = paired_against_first(kept, resamples=resamples, seed=seed, confidence=confidence)
     summary = summary.merge(paired, on="timestep")
-    summary["accuracy"] = rows.groupby("timestep")["correct"].mean().reindex(summary["timestep"]).to_numpy(dtype=np.float64)
+    summary["accuracy"] = accuracy_by_timestep(rows, summary["timestep"])
     return summary
+
+
+def defined_images(rows: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """One score's long rows (`image_index`, `timestep`, `value`) as [images, timesteps] values of
+    the images whose score is defined at every timestep, and how many images were left out for a
+    NaN somewhere (README, "Scores")."""
+    values = rows.pivot(index="image_index", columns="timestep", values="value").sort_index(axis=1)
+    undefined = values.isna().any(axis=1)
+    return values[~undefined].to_numpy(), int(undefined.sum())
+
+
+def accuracy_by_timestep(rows: pd.DataFrame, timesteps: pd.Series) -> np.ndarray:
+    """The share of rows whose top-1 class is the target (`correct`), at each of `timesteps`."""
+    return rows.groupby("timestep")["correct"].mean().reindex(timesteps).to_numpy(dtype=np.float64)
 
 
 def _dataset_statistics(rows: pd.DataFrame, resamples: int, seed: int, confidence: float) -> pd.DataFrame:
@@ -58,7 +70,6 @@ def _dataset_statistics(rows: pd.DataFrame, resamples: int, seed: int, confidenc
     summary["mean"] = values["value"].to_numpy()
     summary["delta_mean"] = summary["mean"] - summary["mean"].iloc[0]
     summary["ratio_mean"] = summary["mean"] / summary["mean"].iloc[0]
-    summary["n_images"] = np.nan
     summary[["resamples", "seed", "confidence"]] = resamples, seed, float(confidence)
     summary["n_excluded"] = 0
     summary["accuracy"] = np.nan

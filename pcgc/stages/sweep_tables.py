@@ -19,6 +19,7 @@ import pandas as pd
 from pcgc.atomic import atomic_path
 from pcgc.bootstrap import bootstrap_timesteps
 from pcgc.h5io import atomic_h5, open_h5, read_json_attr, require_datasets, write_json_attrs
+from pcgc.stages.summarize import accuracy_by_timestep, defined_images
 from pcgc.sweeps import Cell, Configuration
 
 log = logging.getLogger(__name__)
@@ -141,14 +142,12 @@ def summarize_sweep(table_path: Path, out_table: Path, *, resamples: int, seed: 
     parts = []
     keys = CELL_COLUMNS + ["metric", "parameter"]
     for key, rows in table.groupby(keys, sort=False, dropna=False, observed=True):
-        values = rows.pivot(index="image_index", columns="timestep", values="value").sort_index(axis=1)
-        # Images whose score is undefined (NaN) at some timestep are left out, and counted.
-        undefined = values.isna().any(axis=1)
-        if undefined.all():
+        kept, excluded = defined_images(rows)
+        if len(kept) == 0:
             raise ValueError(f"{table_path}: score undefined for every image at {dict(zip(keys, key))}")
-        summary = bootstrap_timesteps(values[~undefined].to_numpy(), resamples=resamples, seed=seed, confidence=confidence)
-        summary["n_excluded"] = int(undefined.sum())
-        summary["accuracy"] = rows.groupby("timestep")["correct"].mean().reindex(summary["timestep"]).to_numpy()
+        summary = bootstrap_timesteps(kept, resamples=resamples, seed=seed, confidence=confidence)
+        summary["n_excluded"] = excluded
+        summary["accuracy"] = accuracy_by_timestep(rows, summary["timestep"])
         for name, value in reversed(list(zip(keys, key))):
             summary.insert(0, name, value)
         parts.append(summary)
