@@ -24,15 +24,15 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.en
 
 from pathlib import Path
 
-from pcgc.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
-from pcgc.job_resources import JobSize, NetworkJobs, count_images
-from pcgc.modelinfo import MODELS, TRAINING_THREADS
-from pcgc.scores import configured_scores
-from pcgc.provenance import script_fingerprint, unused_spec_modules
-from pcgc.stale_lock import record_run, release_if_stale
-from pcgc.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
+from pcgc.spec.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
+from pcgc.spec.job_resources import JobSize, NetworkJobs, count_images
+from pcgc.spec.networks import MODELS, TRAINING_THREADS
+from pcgc.spec.metrics import configured_scores
+from pcgc.spec.provenance import script_fingerprint, unused_spec_modules
+from pcgc.spec.stale_lock import record_run, release_if_stale
+from pcgc.spec.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
 
-# A lock left by a run killed with SIGKILL goes once nothing of that run is alive (pcgc.stale_lock),
+# A lock left by a run killed with SIGKILL goes once nothing of that run is alive (pcgc.spec.stale_lock),
 # so that a plain rerun resumes instead of stopping with "Directory cannot be locked".
 _lock_note = release_if_stale(".snakemake")
 if _lock_note:
@@ -46,7 +46,7 @@ report: "report/workflow.rst"
 
 
 try:
-    # --config values typed as in a config file; every path in one spelling (see pcgc.config).
+    # --config values typed as in a config file; every path in one spelling (see pcgc.spec.config).
     config.update(
         normalize_paths(validate_config(apply_command_line(config, workflow.config_settings.config)), os.getcwd())
     )

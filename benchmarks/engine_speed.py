@@ -14,10 +14,10 @@ is per image, as pcgc's, so the two compute the same numbers (checked: the large
 the raw maps, relative to their largest value, is printed).
 
 Rates are image-timesteps per second (t = 0..T each count). FLOP/s are given two ways: "Predify-
-equivalent", the cost model's 274.8 GFLOP of one Predify image-timestep (pcgc.costmodel) times the
+equivalent", the cost model's 274.8 GFLOP of one Predify image-timestep (benchmarks.costmodel) times the
 rate; and "performed", the FLOP the engine's work plans actually do. With `--peak-tflops` (the
 device's peak in the precision run), the performed rate is also given as a fraction of it.
-`--compile` runs pcgc's timestep through torch.compile (`extraction.compile`, pcgc.compilation);
+`--compile` runs pcgc's timestep through torch.compile (`extraction.compile`, pcgc.compute.compilation);
 every timing follows an untimed run, which compiles.
 
     python benchmarks/engine_speed.py --device cpu --precisions fp32 bf16
@@ -32,16 +32,16 @@ import time
 from typing import Callable
 
 import torch
+from costmodel import CostModel
 from torch import nn
 
-from pcgc.compilation import COMPILE_MODES, check_compile_mode
-from pcgc.costmodel import CostModel
-from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
-from pcgc.engine import Engine
-from pcgc.models import PCODERS, PredictiveCodingNetwork, build_network
-from pcgc.precision import computing_in, prepare_network
-from pcgc.stages.network import resolve_device
-from pcgc.sweeps import sweep_cells, unique_configurations
+from pcgc.compute.compilation import COMPILE_MODES, check_compile_mode
+from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.engine import Engine
+from pcgc.compute.networks import PCODERS, PredictiveCodingNetwork, build_network
+from pcgc.compute.precision import computing_in, prepare_network
+from pcgc.spec.sweeps import sweep_cells, unique_configurations
+from pcgc.storage.network_inputs import resolve_device
 
 GRID = {"kind": "single_pcoder", "pcoders": [1, 2, 3, 4, 5], "beta": [0.4, 0.8], "lambda": [0.2, 0.5], "alpha": 0.01}
 
@@ -221,7 +221,7 @@ def main() -> None:
         kernel_rates(net, images, device, args.precisions)
     rates: dict[tuple[str, str], float] = {}
     for k, precision in enumerate(args.precisions):
-        # As the workflow's stages load it (pcgc.stages.network.load_dynamics).
+        # As the workflow's stages load it (pcgc.storage.network_inputs.load_dynamics).
         dynamics = PCDynamics(prepare_network(copy.deepcopy(net), precision), compile_mode=args.compile)
         peak = args.peak_tflops[k] if args.peak_tflops else None
         reference_time, reference_maps = timed(reference_full, device, args.repeats)

@@ -21,12 +21,13 @@ import h5py
 import numpy as np
 import torch
 
-from pcgc.checkpoints import pmodule_filename, save_network_weights
-from pcgc.dynamics import HyperParameters
-from pcgc.h5io import STRING, write_json_attrs
-from pcgc.models import PCODERS, build_network
+from pcgc.compute.dynamics import HyperParameters
+from pcgc.compute.networks import PCODERS, build_network
+from pcgc.spec.networks import pmodule_filename
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs, resolve_device
+from pcgc.storage.checkpoints import save_network_weights
+from pcgc.storage.h5io import STRING, write_json_attrs
+from pcgc.storage.network_inputs import NetworkInputs, resolve_device
 
 
 def synthetic_files(folder: Path, count: int, size: int, num_classes: int, seed: int) -> tuple[Path, Path]:

@@ -1,4 +1,4 @@
-"""The work of a configuration's sweeps by the cost model (pcgc.costmodel), and the time it takes at
+"""The work of a configuration's sweeps by the cost model (benchmarks.costmodel), and the time it takes at
 a given sustained rate: what a sweep costs before running it.
 
     python benchmarks/sweep_cost.py config/paper.yaml --tflops 0.15 40
@@ -16,12 +16,12 @@ import math
 
 import torch
 import yaml
+from costmodel import CostModel
 
-from pcgc.config import validate_config
-from pcgc.costmodel import CostModel
-from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
-from pcgc.models import build_network
-from pcgc.sweeps import sweep_cells, unique_configurations
+from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.networks import build_network
+from pcgc.spec.config import validate_config
+from pcgc.spec.sweeps import sweep_cells, unique_configurations
 
 
 def flop(value: float) -> str:

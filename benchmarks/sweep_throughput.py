@@ -1,7 +1,7 @@
 """Throughput of a Figure 3-style sweep (one PCoder active at a time over a beta x lambda grid),
 three ways in one run, on the same device, weights (default-initialised) and inputs:
 
-1. the sweep engine (`pcgc.engine.Engine`): t = 0 once for every configuration, only the work each
+1. the sweep engine (`pcgc.compute.engine.Engine`): t = 0 once for every configuration, only the work each
    configuration needs, configurations x images stacked into device batches, IoU on the device;
 2. each configuration alone through the `extract` stage, as a hyperparameter set runs (its own
    t = 0 and job, every PCoder's prediction error recorded, maps written to HDF5);
@@ -9,7 +9,7 @@ three ways in one run, on the same device, weights (default-initialised) and inp
    gradient, t = 0 per configuration), as Predify runs.
 
 It prints configuration-image-timesteps per second (t = 0..T each count), the ratios of 1 to 2 and
-3, and the cost model's prediction for this grid and for the paper's (pcgc.costmodel):
+3, and the cost model's prediction for this grid and for the paper's (benchmarks.costmodel):
 
     python benchmarks/sweep_throughput.py --spec pvgg16 --images 2 --timesteps 2 --device cpu
 """
@@ -24,19 +24,20 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+from costmodel import CostModel
+from reference_cam import grad_cam
 
-from pcgc.cam import grad_cam
-from pcgc.checkpoints import pmodule_filename, save_network_weights
-from pcgc.costmodel import CostModel
-from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
-from pcgc.engine import Engine
-from pcgc.h5io import STRING, write_json_attrs
-from pcgc.models import PCODERS, build_network
-from pcgc.scoring import score_maps
-from pcgc.scores import iou_scores
+from pcgc.analysis.metrics import score_maps
+from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.engine import Engine
+from pcgc.compute.networks import PCODERS, build_network
+from pcgc.spec.metrics import iou_scores
+from pcgc.spec.networks import pmodule_filename
+from pcgc.spec.sweeps import sweep_cells, unique_configurations
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs, resolve_device
-from pcgc.sweeps import sweep_cells, unique_configurations
+from pcgc.storage.checkpoints import save_network_weights
+from pcgc.storage.h5io import STRING, write_json_attrs
+from pcgc.storage.network_inputs import NetworkInputs, resolve_device
 
 # Two cells per PCoder with lambda > 0 (the cost model's Figure 3 case): a weak and a strong feedback.
 GRID = {"kind": "single_pcoder", "pcoders": [1, 2, 3, 4, 5], "beta": [0.4, 0.8], "lambda": [0.2, 0.5], "alpha": 0.01}

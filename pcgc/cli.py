@@ -15,7 +15,7 @@ import yaml
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
-    from pcgc.fetch import DEFAULT_SOURCES, FetchError, Source, fetch_weights
+    from pcgc.storage.fetch import DEFAULT_SOURCES, FetchError, Source, fetch_weights
 
     backbone = Source.parse(args.backbone, args.backbone_sha256) if args.backbone else DEFAULT_SOURCES["backbone"]
     archive = (
@@ -33,7 +33,7 @@ def _fetch_weights(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from pcgc.config import ConfigError, validate_config
+    from pcgc.spec.config import ConfigError, validate_config
 
     config: dict = {}
     for path in args.files:

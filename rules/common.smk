@@ -14,7 +14,7 @@ wildcard_constraints:
 
 
 # The other network specs' modules, which no job of this configuration runs (see
-# pcgc.provenance.unused_spec_modules).
+# pcgc.spec.provenance.unused_spec_modules).
 UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], MODELS)
 
 
@@ -23,7 +23,7 @@ def script_code(script):
     return script_fingerprint(Path(workflow.basedir) / "scripts" / f"{script}.py", exclude=UNUSED_SPEC_MODULES)
 
 
-# What the jobs that run the network ask a scheduler for (pcgc.job_resources); resources and
+# What the jobs that run the network ask a scheduler for (pcgc.spec.job_resources); resources and
 # threads are not params, so changing them (or the device) reruns nothing. Their threads are
 # resources.cpus (a local run caps them at --cores).
 NETWORK_JOBS = NetworkJobs.from_config(config)

@@ -1,7 +1,7 @@
 # Sweeps: grids of configurations, run in chunks (sweep_chunk), merged into one long table per
 # sweep and noise level (sweep_merge), summarised per grid cell (sweep_summary).
 #
-# The chunk plan looks at the chunks already on disk (pcgc.sweeps.plan_chunks): finished chunks
+# The chunk plan looks at the chunks already on disk (pcgc.spec.sweeps.plan_chunks): finished chunks
 # are kept, and only configurations no chunk covers yet are split into new chunks of
 # extraction.chunk_size. So the chunk size, like the device and batch size, reruns nothing.
 

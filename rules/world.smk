@@ -3,7 +3,7 @@
 #               `mini` PVGG trained on it.
 #   imagenet_s: the user's copy of ImageNet-S, and the published PVGG16 weights (fetch_weights).
 
-# File names and PCoder counts are pcgc.modelinfo's (also read by the fetch and the training).
+# File names and PCoder counts are pcgc.spec.networks's (also read by the fetch and the training).
 MINI = MODELS["mini"]
 PVGG16 = MODELS["pvgg16"]
 DEMO_WORLD = f"{RESULTS}/world"
@@ -65,7 +65,7 @@ rule train_demo:
         benchmark_path("train_demo")
     conda:
         CONDA_ENV
-    # Training always runs TRAINING_THREADS torch threads (pcgc.modelinfo): its numbers depend on it.
+    # Training always runs TRAINING_THREADS torch threads (pcgc.spec.networks): its numbers depend on it.
     # (A local run gives a job at most --cores threads; `workflow.cores` is unknown on a cluster.)
     threads: TRAINING_THREADS
     params:

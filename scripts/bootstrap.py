@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from pcgc.stages.summarize import summarize
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.bootstrap import summarize
 
 
 def main() -> None:

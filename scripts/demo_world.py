@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from pcgc.data.demo_world import DemoWorldConfig, generate_demo_world
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
 
 
 def main() -> None:

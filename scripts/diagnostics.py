@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from pcgc.stages import run_job
 from pcgc.stages.diagnostics import diagnostics_figure
-from pcgc.workflow import run_job
 
 
 def main() -> None:

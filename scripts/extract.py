@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
-from pcgc.dynamics import HyperParameters
+from pcgc.compute.dynamics import HyperParameters
+from pcgc.stages import run_job
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
-from pcgc.workflow import run_job
+from pcgc.storage.network_inputs import NetworkInputs
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from pcgc.fetch import Source, fetch_weights
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.storage.fetch import Source, fetch_weights
 
 
 def main() -> None:

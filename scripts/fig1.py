@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from pcgc.stages.figure1 import figure1
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.fig1 import figure1
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from pcgc.stages.figure1_cams import figure1_cams
-from pcgc.stages.network import NetworkInputs
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.fig1_cams import figure1_cams
+from pcgc.storage.network_inputs import NetworkInputs
 
 
 def main() -> None:

@@ -3,8 +3,8 @@ against t = 0 marked) and its table."""
 
 from pathlib import Path
 
-from pcgc.stages.figure2 import figure2
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.fig2 import figure2
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from pcgc.stages.grid_figures import figure3
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.fig3 import figure3
 
 
 def main() -> None:

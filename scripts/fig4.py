@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from pcgc.stages.grid_figures import figure4
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.fig4 import figure4
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from pcgc.modelinfo import MODELS
-from pcgc.stages.inputs import write_inputs
-from pcgc.workflow import run_job
+from pcgc.spec.networks import MODELS
+from pcgc.stages import run_job
+from pcgc.stages.noisy_inputs import write_inputs
 
 
 def main() -> None:

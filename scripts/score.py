@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from pcgc.scores import configured_scores
+from pcgc.spec.metrics import configured_scores
+from pcgc.stages import run_job
 from pcgc.stages.score import score_extraction
-from pcgc.workflow import run_job
 
 
 def main() -> None:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import ImageNetS, read_class_list
-from pcgc.stages.select import select_images
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.select_images import select_images
 
 
 def main() -> None:

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import torch
 
-from pcgc.scores import Score
-from pcgc.stages.network import NetworkInputs
+from pcgc.spec.metrics import Score
+from pcgc.spec.sweeps import Configuration
+from pcgc.stages import run_job
 from pcgc.stages.sweep_chunk import run_chunk
-from pcgc.sweeps import Configuration
-from pcgc.workflow import run_job
+from pcgc.storage.network_inputs import NetworkInputs
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from pcgc.stages.sweep_tables import merge_maps
-from pcgc.sweeps import Cell
-from pcgc.workflow import run_job
+from pcgc.spec.sweeps import Cell
+from pcgc.stages import run_job
+from pcgc.stages.sweep_maps import merge_maps
 
 
 def main() -> None:

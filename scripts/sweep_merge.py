@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from pcgc.stages.sweep_tables import merge_sweep
-from pcgc.sweeps import Cell
-from pcgc.workflow import run_job
+from pcgc.spec.sweeps import Cell
+from pcgc.stages import run_job
+from pcgc.stages.sweep_merge import merge_sweep
 
 
 def main() -> None:

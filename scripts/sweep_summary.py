@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from pcgc.stages.sweep_tables import summarize_sweep
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.sweep_summary import summarize_sweep
 
 
 def main() -> None:

@@ -3,11 +3,11 @@
 import json
 from pathlib import Path
 
-from pcgc.atomic import atomic_path
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import read_class_list
-from pcgc.training import TrainingConfig, train_demo_network
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.train_demo import TrainingConfig, train_demo_network
+from pcgc.storage.atomic import atomic_path
 
 
 def main() -> None:

@@ -3,8 +3,8 @@
 import json
 import logging
 
-from pcgc.atomic import atomic_path
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.storage.atomic import atomic_path
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pcgc.checkpoints import pmodule_filename
-from pcgc.fetch import sha256_file
-from pcgc.models import PredictiveCodingNetwork, build_network
+from pcgc.compute.networks import PredictiveCodingNetwork, build_network
+from pcgc.spec.networks import pmodule_filename
+from pcgc.storage.fetch import sha256_file
+
 
 def random_mini(seed: int, num_classes: int) -> PredictiveCodingNetwork:
     """A `mini` network with random predictors of a realistic scale, so that feedback matters."""

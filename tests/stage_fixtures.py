@@ -7,11 +7,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pcgc.checkpoints import pmodule_filename, save_network_weights
-from pcgc.h5io import STRING, string_array, write_json_attrs
-from pcgc.models import PredictiveCodingNetwork
-from pcgc.noise import make_inputs
-from pcgc.stages.network import NetworkInputs
+from pcgc.compute.networks import PredictiveCodingNetwork
+from pcgc.data.noise import make_inputs
+from pcgc.spec.networks import pmodule_filename
+from pcgc.storage.checkpoints import save_network_weights
+from pcgc.storage.h5io import STRING, string_array, write_json_attrs
+from pcgc.storage.network_inputs import NetworkInputs
 
 
 def write_stage_inputs(folder: Path, net: PredictiveCodingNetwork, count: int, seed: int = 0) -> dict[str, Path | list[Path]]:

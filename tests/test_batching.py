@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
-from pcgc.batching import AUTO, Footprint, engine_probe, fitting_batch_size, measure_footprint, resolve_batch_size
-from pcgc.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.batching import (
+    AUTO,
+    Footprint,
+    engine_probe,
+    fitting_batch_size,
+    measure_footprint,
+    resolve_batch_size,
+)
+from pcgc.compute.dynamics import HyperParameters, PCDynamics
 from pcgc.stages.extract import extract
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs

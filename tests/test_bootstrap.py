@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pcgc.bootstrap import bootstrap_timesteps
+from pcgc.analysis.bootstrap import bootstrap_timesteps
 
 
 def _values(n=40, steps=5, seed=1):

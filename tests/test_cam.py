@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from pcgc.cam import CamRequest, compute_cams, grad_cam, layer_index, normalize_cam
-from pcgc.cam_methods import METHODS, get_method
-from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
-from pcgc.engine import Engine
+from benchmarks.reference_cam import grad_cam
+from pcgc.compute.cam import CamRequest, compute_cams, layer_index, normalize_cam
+from pcgc.compute.cam_methods import METHODS, get_method
+from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.engine import Engine
 from tests.conftest import random_mini
 
 pytorch_grad_cam = pytest.importorskip("pytorch_grad_cam")

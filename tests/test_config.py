@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pcgc.cli import main as cli
-from pcgc.config import ConfigError, sigma_label, validate_config
+from pcgc.spec.config import ConfigError, sigma_label, validate_config
 from tests.workflow_helpers import REPO, default_config, write_config
 
 

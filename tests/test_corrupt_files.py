@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from pcgc.checkpoints import CheckpointError, read_state_dict
-from pcgc.scores import iou_scores
+from pcgc.spec.metrics import iou_scores
 from pcgc.stages.score import score_extraction
-from pcgc.stages.sweep_tables import merge_sweep
+from pcgc.stages.sweep_merge import merge_sweep
+from pcgc.storage.checkpoints import CheckpointError, read_state_dict
 
 
 def truncated(path, fraction=0.5):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pcgc.costmodel import CostModel
-from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
-from pcgc.models import build_network
+from benchmarks.costmodel import CostModel
+from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.networks import build_network
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from pcgc.dynamics import HyperParameters, PCDynamics
-from pcgc.engine import Engine
-from pcgc.overlap import HostCopy
-from pcgc.predictors import Predictor
+from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.engine import Engine
+from pcgc.compute.predictors import Predictor
 from pcgc.stages.extract import extract
+from pcgc.storage.overlap import HostCopy
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs
 

@@ -282,7 +282,7 @@ def test_mini_network_learns_the_shapes():
     import torch
     import torch.nn.functional as F
 
-    from pcgc.models import build_network
+    from pcgc.compute.networks import build_network
 
     config = DemoWorldConfig(seed=0)
     x_train, y_train = _network_batch(config, 1000, 100)

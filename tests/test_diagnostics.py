@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pcgc.diagnostics import convergence_table
+from pcgc.analysis.convergence import convergence_table
 from pcgc.figures.diagnostics import plot_convergence
 
 IMAGES, STATES, PCODERS = 3, 4, 2

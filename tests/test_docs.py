@@ -202,7 +202,7 @@ def test_every_section_reference_names_an_existing_heading(files):
 
 
 def test_every_file_and_test_the_docs_name_exists(files):
-    """Paths such as `pcgc/cam.py` and test names such as `test_batch_invariance` in README.md and
+    """Paths such as `pcgc/compute/cam.py` and test names such as `test_batch_invariance` in README.md and
     docs/ name things that exist, so the docs follow renames."""
     pages = {p: t for p, t in files.items() if p == ROOT / "README.md" or (p.parent == ROOT / "docs" and p.suffix == ".md")}
     tests = "\n".join(t for p, t in files.items() if p.parent == ROOT / "tests" and p.suffix == ".py")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pcgc.cam import grad_cam
-from pcgc.dynamics import Coefficients, HyperParameters, PCDynamics
-from pcgc.engine import Engine
+from benchmarks.reference_cam import grad_cam
+from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.engine import Engine
 from tests.conftest import random_mini
 
 CONFIGURATIONS = [

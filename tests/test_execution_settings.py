@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from pcgc.compilation import check_compile_mode
-from pcgc.dynamics import HyperParameters, PCDynamics
-from pcgc.h5io import read_json_attr
+from pcgc.compute.compilation import check_compile_mode
+from pcgc.compute.dynamics import HyperParameters, PCDynamics
 from pcgc.stages.extract import extract
-from pcgc.stages.network import load_dynamics
+from pcgc.storage.h5io import read_json_attr
+from pcgc.storage.network_inputs import load_dynamics
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs
 

@@ -35,22 +35,22 @@ import pytest
 import torch
 from PIL import Image
 
-from pcgc.checkpoints import CheckpointError, read_state_dict
-from pcgc.config import ConfigError, validate_config
+from pcgc.compute.dynamics import HyperParameters
 from pcgc.data.demo_world import DemoWorldConfig, generate_demo_world
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import ImageNetS, ImageNetSError, read_class_list
 from pcgc.data.masks import encode_mask
-from pcgc.dynamics import HyperParameters
-from pcgc.scores import iou_scores
+from pcgc.spec.config import ConfigError, validate_config
+from pcgc.spec.metrics import iou_scores
+from pcgc.spec.sweeps import Configuration
 from pcgc.stages.extract import extract
-from pcgc.stages.select import select_images
+from pcgc.stages.select_images import select_images
 from pcgc.stages.sweep_chunk import run_chunk
-from pcgc.training import TrainingConfig
-from pcgc.sweeps import Configuration
-from tests.processes import sigkill_when
+from pcgc.stages.train_demo import TrainingConfig
+from pcgc.storage.checkpoints import CheckpointError, read_state_dict
 from tests.conftest import random_mini
 from tests.imagenet_s_fixture import build_imagenet_s_tree
+from tests.processes import sigkill_when
 from tests.stage_fixtures import stage_network, write_stage_inputs
 from tests.workflow_helpers import default_config
 
@@ -333,7 +333,7 @@ from pathlib import Path
 from pcgc.data.demo_world import demo_wnids
 from pcgc.data.demo_world import DemoWorldConfig, generate_demo_world
 from pcgc.data.geometry import Geometry
-from pcgc.training import train_demo_network
+from pcgc.stages.train_demo import train_demo_network
 from tests.test_faults import TRAINING, TRAINING_WORLD
 world, out = Path(sys.argv[1]), Path(sys.argv[2])
 train_demo_network(world, demo_wnids(TRAINING_WORLD.num_classes), Geometry(resize=96, crop=96), TRAINING,

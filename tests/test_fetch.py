@@ -1,4 +1,4 @@
-"""pcgc.fetch against a local HTTP server serving files in the real formats and shapes."""
+"""pcgc.storage.fetch against a local HTTP server serving files in the real formats and shapes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import PMODULE_NAMES
-from tests.http_fixture import FileServer, Route
-from pcgc.checkpoints import pmodule_filename
-from pcgc.fetch import (
+from pcgc.spec.networks import pmodule_filename
+from pcgc.storage.fetch import (
     DEFAULT_SOURCES,
     FetchError,
     Source,
@@ -25,6 +23,8 @@ from pcgc.fetch import (
     sha256_file,
     sha256_prefix_from_name,
 )
+from tests.conftest import PMODULE_NAMES
+from tests.http_fixture import FileServer, Route
 
 PREFIX = "pvgg16_imagenet_pretrained"
 FAST = {"progress": False, "retries": 0}
@@ -408,7 +408,7 @@ def test_source_validation():
 
 
 def test_verification_refuses_other_dtype(tmp_path):
-    from pcgc.fetch import _skeleton, _verify_checkpoint
+    from pcgc.storage.fetch import _skeleton, _verify_checkpoint
 
     pmodule = _skeleton("pvgg16").pmodules[0]
     path = tmp_path / PMODULE_NAMES[0]

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pcgc.bootstrap import bootstrap_timesteps
-from pcgc.figures.timecourse import plot_iou_over_time
+from pcgc.analysis.bootstrap import bootstrap_timesteps
+from pcgc.figures.fig2 import plot_iou_over_time
 
 
 def _summaries():

@@ -12,8 +12,8 @@ import pytest
 from tqdm import tqdm
 
 from pcgc.data.demo_world import DemoWorldConfig, generate_demo_world
-from pcgc.stages.figure2 import figure2
-from pcgc.workflow import run_job
+from pcgc.stages import run_job
+from pcgc.stages.fig2 import figure2
 
 
 @pytest.fixture

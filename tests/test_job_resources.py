@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from pcgc.config import ConfigError, validate_config
-from pcgc.job_resources import JobSize, NetworkJobs, count_images
+from pcgc.spec.config import ConfigError, validate_config
+from pcgc.spec.job_resources import JobSize, NetworkJobs, count_images
 from tests.workflow_helpers import copy_workflow, default_config, snakemake, write_config
 
 

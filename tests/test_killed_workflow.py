@@ -53,7 +53,7 @@ def test_a_killed_run_completes_on_a_plain_rerun_and_equals_an_uninterrupted_one
     for name, path in extraction_files(workdir).items():
         assert_same(contents(path, cams=None), reference[name])
 
-    # Snakemake's lock outlives a SIGKILL; pcgc.stale_lock removes it, as nothing of that run lives.
+    # Snakemake's lock outlives a SIGKILL; pcgc.spec.stale_lock removes it, as nothing of that run lives.
     assert any((workdir / ".snakemake/locks").iterdir())
     result = snakemake(workdir, configfile, *UNTIL)  # --rerun-incomplete comes from profiles/default
     output = result.stdout + result.stderr

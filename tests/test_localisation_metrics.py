@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from pcgc.metrics import (
+from pcgc.analysis.metrics import (
     METRICS,
     average_precision_from_counts,
     energy_pointing,
@@ -15,9 +15,9 @@ from pcgc.metrics import (
     mask_average_precision,
     pixel_counts,
     pointing_game,
+    score_maps,
 )
-from pcgc.scoring import score_maps
-from pcgc.scores import Score, configured_scores
+from pcgc.spec.metrics import Score, configured_scores
 
 
 def _masks(shape=(4, 4)):

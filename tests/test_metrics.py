@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pcgc.metrics import iou
+from pcgc.analysis.metrics import iou
 
 
 def _all_valid(shape):

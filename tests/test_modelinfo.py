@@ -1,14 +1,14 @@
-"""pcgc.modelinfo, the one torch-free description of each network spec, against the networks."""
+"""pcgc.spec.networks, the one torch-free description of each network spec, against the networks."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from pcgc.costmodel import CostModel
-from pcgc.fetch import _FETCHABLE
-from pcgc.modelinfo import MODELS
-from pcgc.models import SPECS, build_network
+from benchmarks.costmodel import CostModel
+from pcgc.compute.networks import SPECS, build_network
+from pcgc.spec.networks import MODELS
+from pcgc.storage.fetch import _FETCHABLE
 
 
 @pytest.mark.parametrize("spec", sorted(MODELS))

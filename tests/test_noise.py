@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from pcgc.modelinfo import IMAGENET_MEAN, IMAGENET_STD
-from pcgc.noise import make_inputs
-from pcgc.stages.network import resolve_device
+from pcgc.data.noise import make_inputs
+from pcgc.spec.networks import IMAGENET_MEAN, IMAGENET_STD
+from pcgc.storage.network_inputs import resolve_device
 
 RNG = np.random.default_rng(0)
 PIXELS = RNG.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""Writing while computing (`pcgc.overlap`): order, bounded queue, failures, and extraction files
+"""Writing while computing (`pcgc.storage.overlap`): order, bounded queue, failures, and extraction files
 equal to the plain path's. Host copies are tested on CUDA (`tests/test_cuda.py`): on the CPU there
 is nothing to copy."""
 
@@ -11,9 +11,9 @@ import h5py
 import numpy as np
 import pytest
 
-from pcgc.dynamics import HyperParameters
-from pcgc.overlap import BackgroundWriter
+from pcgc.compute.dynamics import HyperParameters
 from pcgc.stages.extract import extract
+from pcgc.storage.overlap import BackgroundWriter
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs
 

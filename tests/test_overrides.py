@@ -7,7 +7,7 @@ import os
 import pytest
 from snakemake.cli import parse_config
 
-from pcgc.config import ConfigError, apply_command_line, normalize_path, normalize_paths, validate_config
+from pcgc.spec.config import ConfigError, apply_command_line, normalize_path, normalize_paths, validate_config
 from tests.workflow_helpers import copy_workflow, default_config, snakemake
 
 

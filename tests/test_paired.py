@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from pcgc.bootstrap import bootstrap_timesteps
-from pcgc.paired import holm, paired_against_first, rank_biserial
-from pcgc.stages.summarize import summarize
+from pcgc.analysis.bootstrap import bootstrap_timesteps
+from pcgc.analysis.paired import holm, paired_against_first, rank_biserial
+from pcgc.stages.bootstrap import summarize
 
 
 def test_holm_by_hand():
@@ -98,7 +98,7 @@ def test_the_bootstrap_stage_summarises_every_score_of_the_long_table(tmp_path):
 
 
 def test_figure2_marks_and_tabulates_the_significant_timesteps(tmp_path):
-    from pcgc.stages.figure2 import figure2
+    from pcgc.stages.fig2 import figure2
 
     summaries = {}
     for name, shift in (("hps_0", 0.0), ("hps_1", 0.05)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from pcgc.config import validate_config
+from pcgc.spec.config import validate_config
 from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, write_config
 
 

@@ -7,11 +7,11 @@ import copy
 import pytest
 import torch
 
-from pcgc.cam import normalize_cam
-from pcgc.dynamics import HyperParameters, PCDynamics
-from pcgc.engine import Engine
-from pcgc.precision import check_precision, computing_in, prepare_network
-from pcgc.precision_effect import compare_precisions
+from benchmarks.precision_effect import compare_precisions
+from pcgc.compute.cam import normalize_cam
+from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.engine import Engine
+from pcgc.compute.precision import check_precision, computing_in, prepare_network
 from tests.conftest import random_mini
 
 CPU = torch.device("cpu")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from pcgc.predictors import Predictor, explicit_adjoint
+from pcgc.compute.predictors import Predictor, explicit_adjoint
 
 
 def autograd_reference(pmodule: nn.Module, rep: torch.Tensor, target: torch.Tensor):

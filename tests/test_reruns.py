@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from pcgc.provenance import script_modules
-from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, snakemake, stub_jobs, tiny_config, without_sweeps, write_config
+from pcgc.spec.provenance import script_modules
+from tests.workflow_helpers import (
+    REPO,
+    copy_workflow,
+    planned_jobs,
+    snakemake,
+    stub_jobs,
+    tiny_config,
+    without_sweeps,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +64,9 @@ def test_every_spelling_of_the_results_folder_reruns_alike(demo, spelling):
 
 
 def test_a_rule_reruns_when_a_module_its_script_imports_changes(demo):
-    # noisy_inputs' script takes each spec's mean and std from pcgc.modelinfo, not from its stage module.
-    assert "pcgc.modelinfo" in script_modules(REPO / "scripts/noisy_inputs.py")
-    # pcgc.modelinfo reaches the selection too, through the geometry's default crop.
+    # noisy_inputs' script takes each spec's mean and std from pcgc.spec.networks, not from its stage module.
+    assert "pcgc.spec.networks" in script_modules(REPO / "scripts/noisy_inputs.py")
+    # pcgc.spec.networks reaches the selection too, through the geometry's default crop.
     assert edited(*demo, "modelinfo.py") == {
         "train_demo": 1, "select_images": 1, "noisy_inputs": 1, **AFTER_THE_WEIGHTS
     }

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-from pcgc.dynamics import HyperParameters
-from pcgc.resume import BatchStore, batch_name
-from pcgc.scores import iou_scores
+from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.metrics import iou_scores
+from pcgc.spec.sweeps import Configuration
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
-from pcgc.sweeps import Configuration
-from tests.processes import sigkill_when
+from pcgc.storage.network_inputs import NetworkInputs
+from pcgc.storage.resume import BatchStore, batch_name
 from tests.conftest import random_mini
+from tests.processes import sigkill_when
 from tests.stage_fixtures import stage_network, write_stage_inputs
 
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
@@ -35,9 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 RUN = """
 import sys
 from pathlib import Path
-from pcgc.dynamics import HyperParameters
+from pcgc.compute.dynamics import HyperParameters
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
+from pcgc.storage.network_inputs import NetworkInputs
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]
 network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
                         spec="mini", gradient_scaling=False, precision="fp32", device="cpu")
@@ -101,7 +101,7 @@ def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_
         assert not out.exists()
         finished = sorted(p.name for p in out.with_name(out.name + ".batches").glob("*.npz"))
         assert len(finished) >= kill_after
-        with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+        with caplog.at_level(logging.INFO, logger="pcgc.storage.resume"):
             caplog.clear()
             run(files, out)
         reused = [r.getMessage() for r in caplog.records if "resumed" in r.getMessage()]
@@ -120,7 +120,7 @@ def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_
 def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, caplog, other):
     out = tmp_path / "out.h5"
     killed_run(files, out, 2)
-    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+    with caplog.at_level(logging.INFO, logger="pcgc.storage.resume"):
         run(files, out, **other)  # another job now writes this output
     assert any("discarded" in r.getMessage() for r in caplog.records)
     assert not any("resumed" in r.getMessage() for r in caplog.records)
@@ -144,7 +144,7 @@ STORE_MAPS = ["img_001", "img_006", "img_013"]
 RUN_CHUNK = """
 import sys
 from pathlib import Path
-from pcgc.stages.network import NetworkInputs
+from pcgc.storage.network_inputs import NetworkInputs
 from pcgc.stages.sweep_chunk import run_chunk
 from tests.test_resume import CONFIGURATIONS, chunk_settings
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]
@@ -177,7 +177,7 @@ def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp
     assert not out.exists() and not out.with_suffix(".json").exists()
     finished = sorted(p.stem for p in out.with_name(out.name + ".batches").glob("*.npz"))
     assert len(finished) >= kill_after and set(finished) < set(chunk_batches())
-    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+    with caplog.at_level(logging.INFO, logger="pcgc.storage.resume"):
         run_chunk(stage_network(files), **chunk_settings(out))
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith(f"resumed: {len(finished)} batch(es)") and m.endswith(", ".join(finished)) for m in messages), messages
@@ -194,7 +194,7 @@ def test_a_sweep_chunk_with_other_maps_kept_does_not_reuse_batches(files, tmp_pa
         patch.setattr(BatchStore, "remove", lambda self: None)
         run_chunk(stage_network(files), **chunk_settings(out))
     assert len(list(out.with_name(out.name + ".batches").glob("*.npz"))) == len(chunk_batches())
-    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+    with caplog.at_level(logging.INFO, logger="pcgc.storage.resume"):
         run_chunk(stage_network(files), **dict(chunk_settings(out), store_maps="all"))
     assert any("discarded" in r.getMessage() for r in caplog.records)
     assert not any("resumed" in r.getMessage() for r in caplog.records)
@@ -207,7 +207,7 @@ def test_a_store_whose_key_cannot_be_read_is_discarded(tmp_path, caplog):
     store = BatchStore(out, {"setting": 1})
     store.save(batch_name(0, 2), {"x": np.arange(2)})
     (store.folder / "key.json").write_text("{not json")
-    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+    with caplog.at_level(logging.INFO, logger="pcgc.storage.resume"):
         again = BatchStore(out, {"setting": 1})
     assert any("discarded" in r.getMessage() for r in caplog.records)
     assert again.load(batch_name(0, 2)) is None
@@ -219,9 +219,9 @@ def test_a_store_whose_key_cannot_be_read_is_discarded(tmp_path, caplog):
 RUN_PVGG16 = """
 import sys
 from pathlib import Path
-from pcgc.dynamics import HyperParameters
+from pcgc.compute.dynamics import HyperParameters
 from pcgc.stages.extract import extract
-from pcgc.stages.network import NetworkInputs
+from pcgc.storage.network_inputs import NetworkInputs
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]
 network = NetworkInputs(Path(selection), Path(inputs), Path(backbone), tuple(Path(p) for p in pmodules),
                         spec="pvgg16", gradient_scaling=False, precision="fp32", device="cpu")
@@ -232,7 +232,7 @@ extract(network, hps_name="hps_0", hps=hps, timesteps=1, batch_size=1, out_h5=Pa
 
 @pytest.mark.slow
 def test_a_killed_pvgg16_extraction_resumes_rather_than_restarts(tmp_path, caplog):
-    from pcgc.models import build_network
+    from pcgc.compute.networks import build_network
 
     torch.manual_seed(0)
     files = write_stage_inputs(tmp_path / "inputs", build_network("pvgg16", 1000), count=3)
@@ -247,7 +247,7 @@ def test_a_killed_pvgg16_extraction_resumes_rather_than_restarts(tmp_path, caplo
     assert not out.exists()
     finished = sorted(p.stem for p in out.with_name(out.name + ".batches").glob("*.npz"))
     assert 1 <= len(finished) < 3
-    with caplog.at_level(logging.INFO, logger="pcgc.resume"):
+    with caplog.at_level(logging.INFO, logger="pcgc.storage.resume"):
         extract(pvgg16, hps_name="hps_0", hps=HPS, timesteps=1, batch_size=1, out_h5=out)
     messages = [r.getMessage() for r in caplog.records]
     every = [batch_name(i, i + 1) for i in range(3)]

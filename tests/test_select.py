@@ -13,7 +13,7 @@ from PIL import Image
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import ImageNetS
 from pcgc.data.masks import encode_mask
-from pcgc.stages.select import select_images
+from pcgc.stages.select_images import select_images
 from tests.imagenet_s_fixture import build_imagenet_s_tree
 
 TENCH, GOLDFISH = "n01440764", "n01443537"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pcgc.stale_lock import RECORD, record_run, release_if_stale
+from pcgc.spec.stale_lock import RECORD, record_run, release_if_stale
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
 

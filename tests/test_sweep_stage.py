@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pcgc.dynamics import HyperParameters
+from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.metrics import configured_scores, iou_scores
+from pcgc.spec.sweeps import Configuration, sweep_cells, unique_configurations
 from pcgc.stages.extract import extract
-from pcgc.scores import configured_scores, iou_scores
 from pcgc.stages.score import score_extraction
 from pcgc.stages.sweep_chunk import run_chunk
-from pcgc.stages.sweep_tables import merge_maps, merge_sweep, summarize_sweep
-from pcgc.sweeps import Configuration, sweep_cells, unique_configurations
+from pcgc.stages.sweep_maps import merge_maps
+from pcgc.stages.sweep_merge import merge_sweep
+from pcgc.stages.sweep_summary import summarize_sweep
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs
 

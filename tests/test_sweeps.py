@@ -1,21 +1,21 @@
-"""Sweep grids, their configurations and how they are split into chunks (pcgc.sweeps)."""
+"""Sweep grids, their configurations and how they are split into chunks (pcgc.spec.sweeps)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pcgc.sweeps import (
+from pcgc.spec.sweeps import (
     Configuration,
     chunk_name,
     existing_chunks,
     grid_values,
+    manifest_text,
     plan_chunks,
     read_manifest,
     sweep_cells,
     sweep_images,
     unique_configurations,
-    write_manifest,
 )
 
 FEEDBACK = (True, True, True, True, False)
@@ -125,7 +125,7 @@ def test_a_chunk_with_configurations_no_longer_wanted_still_covers_the_others():
 
 def test_manifests_round_trip_and_only_finished_chunks_count(tmp_path):
     chunk = tuple(configurations(3))
-    write_manifest(tmp_path / "abc.json", chunk)
+    (tmp_path / "abc.json").write_text(manifest_text(chunk))
     assert read_manifest(tmp_path / "abc.json") == chunk
     assert existing_chunks(tmp_path) == {}  # no abc.h5 yet
     (tmp_path / "abc.h5").write_bytes(b"")

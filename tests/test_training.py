@@ -7,10 +7,10 @@ import warnings
 import pytest
 import torch
 
-from pcgc.checkpoints import read_state_dict
 from pcgc.data.demo_world import DemoWorldConfig, demo_wnids, generate_demo_world
 from pcgc.data.geometry import Geometry
-from pcgc.training import TRAINING_THREADS, TrainingConfig, train_demo_network
+from pcgc.stages.train_demo import TRAINING_THREADS, TrainingConfig, train_demo_network
+from pcgc.storage.checkpoints import read_state_dict
 
 WORLD = DemoWorldConfig(seed=1, num_classes=2, train_per_class=8, val_per_class=2, image_height=96, image_width=96)
 TRAINING = TrainingConfig(seed=0, epochs=2, batch_size=8, learning_rate=0.002, feedback_epochs=1, feedback_learning_rate=0.002)

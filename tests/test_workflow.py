@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pcgc.cam_methods import METHODS
+from pcgc.compute.cam_methods import METHODS
 from tests.workflow_helpers import planned_jobs, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
@@ -142,7 +142,7 @@ def test_execution_settings_rerun_nothing(workflow):
 
 def test_editing_pcgc_code_reruns_the_stages_behind_it(workflow):
     workdir, configfile = workflow
-    source = workdir / "pcgc/dynamics.py"
+    source = workdir / "pcgc/compute/dynamics.py"
     original = source.read_text()
     try:
         source.write_text(original + "\n# a comment changes no behaviour\n")

@@ -125,7 +125,7 @@ def stub_jobs(workdir: Path) -> None:
     enough to test what reruns when, in seconds. Sweeps read their chunks' manifests and figure 1
     its data, so a stubbed run must leave them out (`sweeps: {}`, `figures.fig1/3/4: null`).
     """
-    module = workdir / "pcgc/workflow.py"
+    module = workdir / "pcgc/stages/__init__.py"
     module.write_text(module.read_text() + _STUB_RUN_JOB)
 
 

@@ -23,7 +23,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from pcgc.modelinfo import MODELS
+from pcgc.spec.networks import MODELS
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pcgc.diagnostics import error_column
+from pcgc.analysis.convergence import error_column
 from pcgc.figures.output import check_paths, save_figure
 
 REQUIRED = ["timestep", "top1_accuracy", "target_logit", "representation_change", "iou"]
 
 
 def plot_convergence(table: pd.DataFrame, out_paths: Sequence[Path], *, title: str, iou_label: str) -> None:
-    """Draw `pcgc.diagnostics.convergence_table`'s columns against the timestep and save them."""
+    """Draw `pcgc.analysis.convergence.convergence_table`'s columns against the timestep and save them."""
     paths = check_paths(out_paths)
     missing = [c for c in REQUIRED if c not in table.columns]
     pcoders = sum(c.startswith("prediction_error_pcoder") for c in table.columns)

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from pcgc.diagnostics import convergence_table
+from pcgc.analysis.convergence import convergence_table
 from pcgc.figures.diagnostics import plot_convergence
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Output HDF5 (docs/outputs.md, "Extraction files"): per image and timestep the raw map of every requested
 CAM method and layer (`cams/{method}/{layer}`), the target logit, the top-1 class, each PCoder's
 prediction error and the relative change of the top representation, with attributes recording
-everything the numbers depend on. The numbers come from `pcgc.engine.Engine`, the same engine as the sweeps'.
+everything the numbers depend on. The numbers come from `pcgc.compute.engine.Engine`, the same engine as the sweeps'.
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pcgc.batching import engine_probe, resolve_batch_size
-from pcgc.cam import CamRequest
-from pcgc.dynamics import HyperParameters
-from pcgc.engine import Engine
-from pcgc.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
-from pcgc.overlap import BackgroundWriter, HostCopy
-from pcgc.provenance import sha256_file
-from pcgc.resume import BatchStore, batch_name
-from pcgc.stages.network import NetworkInputs
+from pcgc.compute.batching import engine_probe, resolve_batch_size
+from pcgc.compute.cam import CamRequest
+from pcgc.compute.dynamics import HyperParameters
+from pcgc.compute.engine import Engine
+from pcgc.spec.provenance import sha256_file
+from pcgc.storage.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
+from pcgc.storage.network_inputs import NetworkInputs
+from pcgc.storage.overlap import BackgroundWriter, HostCopy
+from pcgc.storage.resume import BatchStore, batch_name
 
 log = logging.getLogger(__name__)
 
 # What each image batch contributes to the file besides its maps; a killed job's finished batches
-# are kept (pcgc.resume) so that its rerun computes only the others.
+# are kept (pcgc.storage.resume) so that its rerun computes only the others.
 BATCH_ARRAYS = ("target_logit", "top1", "prediction_error", "representation_change")
 
 
@@ -55,7 +55,7 @@ def extract(
     """Write the extraction file `out_h5`. `cams` is the config's `cam: {methods, layers}` (default:
     Grad-CAM on the top representation); `config` (the workflow's resolved configuration) is
     stored with the file as provenance. A batch is written while the next is computed
-    (`pcgc.overlap`); `overlap_writes=False` writes each before computing the next."""
+    (`pcgc.storage.overlap`); `overlap_writes=False` writes each before computing the next."""
     targets, dynamics = network.load()
     net = dynamics.net
     if len(hps.beta) != net.num_pcoders:

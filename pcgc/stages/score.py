@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pcgc.atomic import atomic_path
-from pcgc.h5io import cam_datasets, open_h5, require_datasets
-from pcgc.metrics import METRICS
-from pcgc.scoring import score_batch
-from pcgc.scores import Score
+from pcgc.analysis.metrics import METRICS, score_batch
+from pcgc.spec.metrics import Score
+from pcgc.storage.atomic import atomic_path
+from pcgc.storage.h5io import cam_datasets, open_h5, require_datasets
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ states, K scores):
 | `cam_raw`, `map_image_index` | [C, M, T+1, h, w] float16, [M] | raw maps of the images asked for (`store_maps`) |
 
 The scores are computed on the device, where the maps are: the maps themselves are kept only where
-asked for. Each device batch's rows are kept beside the output as they finish (`pcgc.resume`), so
+asked for. Each device batch's rows are kept beside the output as they finish (`pcgc.storage.resume`), so
 that a killed chunk's rerun computes only the batches it lacks and writes the same file.
 """
 
@@ -28,16 +28,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pcgc.batching import engine_probe, resolve_batch_size
-from pcgc.dynamics import HyperParameters
-from pcgc.engine import Engine, Trajectories
-from pcgc.h5io import STRING, atomic_h5, open_h5, read_json_attr, require_datasets, string_array, write_json_attrs
-from pcgc.provenance import sha256_file
-from pcgc.resume import BatchStore, batch_name
-from pcgc.scoring import score_maps
-from pcgc.scores import Score
-from pcgc.stages.network import NetworkInputs, Targets
-from pcgc.sweeps import Configuration, sweep_images, write_manifest
+from pcgc.analysis.metrics import score_maps
+from pcgc.compute.batching import engine_probe, resolve_batch_size
+from pcgc.compute.dynamics import HyperParameters
+from pcgc.compute.engine import Engine, Trajectories
+from pcgc.spec.metrics import Score
+from pcgc.spec.provenance import sha256_file
+from pcgc.spec.sweeps import Configuration, manifest_text, sweep_images
+from pcgc.storage.atomic import atomic_path
+from pcgc.storage.h5io import (
+    STRING,
+    atomic_h5,
+    open_h5,
+    read_json_attr,
+    require_datasets,
+    string_array,
+    write_json_attrs,
+)
+from pcgc.storage.network_inputs import NetworkInputs, Targets
+from pcgc.storage.resume import BatchStore, batch_name
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +191,7 @@ def run_chunk(
         raise RuntimeError(f"{out_h5}: the engine returned no maps for image {image_ids[i]} under {configurations[c].key}")
     undefined = int(np.isnan(result_scores).sum())
     if undefined:
-        # A documented value (pcgc.metrics), kept: the summary leaves those images out and counts them.
+        # A documented value (pcgc.analysis.metrics), kept: the summary leaves those images out and counts them.
         log.warning("%s: %d undefined (NaN) scores (README, 'Scores')", out_h5, undefined)
     with atomic_h5(out_h5) as out:
         out.create_dataset("scores", data=result_scores)
@@ -206,7 +215,8 @@ def run_chunk(
                 "config": dict(config or {}),
             },
         )
-    write_manifest(out_manifest, configurations)
+    with atomic_path(out_manifest) as tmp:
+        tmp.write_text(manifest_text(configurations))
     store.remove()
     log.info(
         "%d configurations x %d images x %d states in %.1f s (%.1f configuration-image-timesteps/s on %s)",

@@ -1,0 +1,234 @@
+"""The engine behind `extract` and the sweeps: dynamics and CAMs for many configurations of
+the coefficients over one batch of images, without any file I/O.
+
+Which maps are computed is a `pcgc.compute.cam.CamRequest` (methods x layers; Grad-CAM on the top
+representation by default, all a sweep computes). Only a request with a lower layer makes the
+readouts record the graph of the stages above it (`PCDynamics.readout`), so the default costs
+nothing more than one backward pass through the head per timestep.
+
+For a batch of images the t = 0 state (the plain feedforward pass), its CAMs and its logits
+are computed once and shared by every configuration (t = 0 does not depend on the coefficients).
+Configurations are then grouped by the work they need (`WorkPlan.signature`: which PCoders are
+frozen, which predictors and gradients run) and stacked, configuration x image, into device
+batches of `batch_size` rows.
+
+Every device batch has the same shape, whatever the number of configurations: the last batch of a
+group is padded with copies of its last configuration (and the padding dropped). Kernels may pick
+a different algorithm for a different batch shape, which changes results in the last bits; with a
+fixed shape each row's numbers do not depend on which configurations share its batch, so the way
+configurations are split into jobs (a sweep's chunks) changes no number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Collection, Iterator, Sequence
+
+import torch
+
+from pcgc.compute.cam import CamRequest, compute_cams, layer_name
+from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics, Readout
+from pcgc.compute.precision import check_precision, computing_in
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Per row (one configuration on one image), every timestep t = 0..T, on the engine's device."""
+
+    configuration: torch.Tensor
+    """[R] int64: index into the configurations given to `Engine.run`."""
+    image: torch.Tensor
+    """[R] int64: index into the image batch."""
+    cams: dict[tuple[str, str], torch.Tensor]
+    """(method, layer) -> [R, T+1, h, w] raw map (before the ReLU), for every map requested."""
+    target_logit: torch.Tensor
+    """[R, T+1] logit of the CAM target class."""
+    top1: torch.Tensor
+    """[R, T+1] int64 predicted class."""
+    prediction_error: torch.Tensor
+    """[R, T+1, N] per-image error of each PCoder's prediction (NaN where it was not computed)."""
+    representation_change: torch.Tensor
+    """[R, T+1] ||r_t - r_{t-1}|| / ||r_{t-1}|| of the top representation r, per row; NaN at t = 0."""
+
+    @classmethod
+    def concatenate(cls, blocks: Sequence["Trajectories"]) -> "Trajectories":
+        """The rows of several blocks (of one engine) as one block, in order."""
+        if not blocks:
+            raise ValueError("no blocks to concatenate")
+        tensors = {
+            name: torch.cat([getattr(b, name) for b in blocks])
+            for name in cls.__dataclass_fields__
+            if name != "cams"
+        }
+        cams = {key: torch.cat([b.cams[key] for b in blocks]) for key in blocks[0].cams}
+        return cls(cams=cams, **tensors)
+
+    @property
+    def top_layer(self) -> str:
+        """The name of the top representation's layer (`pcoder{N}`)."""
+        return layer_name(self.prediction_error.shape[-1] - 1)
+
+    @property
+    def cam_raw(self) -> torch.Tensor:
+        """[R, T+1, h, w] Grad-CAM on the top representation (the paper's map)."""
+        key = ("gradcam", self.top_layer)
+        if key not in self.cams:
+            raise KeyError(f"Grad-CAM on {self.top_layer} was not computed; the maps are {sorted(self.cams)}")
+        return self.cams[key]
+
+
+@dataclass(frozen=True)
+class _Timestep:
+    cams: dict[tuple[str, str], torch.Tensor]
+    target_logit: torch.Tensor
+    top1: torch.Tensor
+    errors: torch.Tensor
+    change: torch.Tensor
+    """[B] relative change of the top representation since the previous timestep (NaN at t = 0)."""
+
+    @classmethod
+    def of(cls, readout: Readout, targets: torch.Tensor, request: CamRequest, previous: torch.Tensor | None) -> "_Timestep":
+        maps = compute_cams(readout, targets, request)
+        top = readout.state.reps[-1].detach()
+        if previous is None:
+            change = torch.full((top.shape[0],), torch.nan, device=top.device)
+        else:
+            before = previous.float().flatten(1)
+            change = (top.float().flatten(1) - before).norm(dim=1) / before.norm(dim=1)
+        # Results in float32 whatever the precision they were computed in.
+        return cls(
+            {key: raw.float() for key, raw in maps.raw.items()},
+            maps.score.float(),
+            readout.logits.detach().argmax(1),
+            readout.errors.float(),
+            change,
+        )
+
+    def select(self, index: torch.Tensor) -> "_Timestep":
+        return _Timestep(
+            {key: raw.index_select(0, index) for key, raw in self.cams.items()},
+            *(getattr(self, name).index_select(0, index) for name in ("target_logit", "top1", "errors", "change")),
+        )
+
+
+class Engine:
+    """Runs configurations x images through the dynamics, with the CAMs of `cams` (default:
+    Grad-CAM on the top representation) at every timestep.
+
+    `batch_size` is the number of rows (configuration-image pairs) per device batch; an image batch
+    of B images holds `max(1, batch_size // B)` configurations. `diagnostics=True` computes every
+    PCoder's prediction error at every step (at the price of running every predictor); without it
+    only the predictors the dynamics need run. `precision` is one of `pcgc.compute.precision.PRECISIONS`.
+    """
+
+    def __init__(
+        self,
+        dynamics: PCDynamics,
+        *,
+        batch_size: int,
+        diagnostics: bool,
+        precision: str = "fp32",
+        cams: CamRequest | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.dynamics = dynamics
+        self.batch_size = batch_size
+        self.diagnostics = diagnostics
+        self.device = next(dynamics.net.parameters()).device
+        check_precision(precision, self.device)
+        self.precision = precision
+        self.cams = CamRequest.default(dynamics.net.num_pcoders) if cams is None else cams
+        top = dynamics.net.num_pcoders - 1
+        bad = [layer for layer in self.cams.layers if not 0 <= layer <= top]
+        if bad:
+            raise ValueError(f"CAM layers {bad} are not PCoders of this network (0..{top})")
+        # Lower layers need the graph of the stages above them; the top one only the head's.
+        self._graph_layers = tuple(layer for layer in self.cams.layers if layer != top)
+
+    def configurations_per_batch(self, images: int) -> int:
+        return max(1, self.batch_size // images)
+
+    def _plans(self, configurations: Sequence[HyperParameters]) -> list:
+        return [self.dynamics.plan(Coefficients.broadcast(c, 1), diagnostics=self.diagnostics) for c in configurations]
+
+    def _blocks(self, plans: Sequence, images: int) -> list[list[int]]:
+        per_batch = self.configurations_per_batch(images)
+        groups: dict[tuple, list[int]] = {}
+        for k, plan in enumerate(plans):
+            groups.setdefault(plan.signature(), []).append(k)
+        return [members[start : start + per_batch] for members in groups.values() for start in range(0, len(members), per_batch)]
+
+    def blocks(self, configurations: Sequence[HyperParameters], images: int) -> list[list[int]]:
+        """The configurations (indices) of each device batch `run` yields for `images` images, in
+        its order: what a resumed job needs to know which batches it still lacks."""
+        return self._blocks(self._plans(configurations), images)
+
+    def run(
+        self,
+        x: torch.Tensor,
+        targets: torch.Tensor,
+        configurations: Sequence[HyperParameters],
+        timesteps: int,
+        only: Collection[int] | None = None,
+    ) -> Iterator[Trajectories]:
+        """Trajectories of every configuration on every image of `x`, one device batch at a time.
+
+        `x` [B, C, H, W] is the image batch and `targets` [B] the Grad-CAM class of each image,
+        both on the device the network is on. `only` (indices into `blocks`) runs just those device
+        batches; each batch's numbers are the same whether or not the others run.
+        """
+        if not configurations:
+            raise ValueError("no configurations to run")
+        if targets.shape != (x.shape[0],):
+            raise ValueError(f"need one Grad-CAM target per image: got shape {tuple(targets.shape)} for {x.shape[0]} images")
+        dynamics = self.dynamics
+        images = x.shape[0]
+        plans = self._plans(configurations)
+        shared_plan = plans[0]
+        for plan in plans[1:]:
+            shared_plan = shared_plan.union(plan)
+        with computing_in(self.precision, self.device):
+            initial = dynamics.initial_state(x, shared_plan)
+            first = _Timestep.of(dynamics.readout(initial, layers=self._graph_layers), targets, self.cams, None)
+
+        per_batch = self.configurations_per_batch(images)
+        # Every device batch holds `per_batch` configurations on all images: the same rows of x,
+        # the targets and the t = 0 state for each, gathered once.
+        image_index = torch.arange(images, device=x.device).repeat(per_batch)
+        if per_batch == 1:  # one configuration per batch: the rows are the images, no copy
+            x_rows, target_rows, initial_rows, first_rows = x, targets, initial, first
+        else:
+            x_rows, target_rows = x.index_select(0, image_index), targets.index_select(0, image_index)
+            initial_rows, first_rows = initial.select(image_index), first.select(image_index)
+        first_groups: dict[tuple, _Timestep] = {}
+        for index, block in enumerate(self._blocks(plans, images)):
+            if only is not None and index not in only:
+                continue
+            # A t = 0 error is reported where the block's own plan computes it, whatever else the
+            # shared t = 0 state computed for other blocks.
+            own = plans[block[0]].prediction
+            if own not in first_groups:
+                mask = torch.tensor(own, device=x.device)
+                first_groups[own] = replace(first_rows, errors=torch.where(mask, first_rows.errors, torch.nan))
+            first_group = first_groups[own]
+            padded = block + [block[-1]] * (per_batch - len(block))
+            coefficients = Coefficients.stack([configurations[k] for k in padded for _ in range(images)])
+            with computing_in(self.precision, self.device):
+                steps = [first_group]
+                states = dynamics.trajectory(x_rows, timesteps, coefficients, initial_rows, diagnostics=self.diagnostics)
+                previous = initial_rows.reps[-1]
+                for state in states:
+                    readout = dynamics.readout(state, layers=self._graph_layers, feedforward=coefficients.beta)
+                    steps.append(_Timestep.of(readout, target_rows, self.cams, previous))
+                    previous = state.reps[-1]
+            rows = len(block) * images  # the padding is dropped
+            yield Trajectories(
+                configuration=torch.tensor(block, device=x.device).repeat_interleave(images),
+                image=image_index[:rows],
+                cams={key: torch.stack([s.cams[key][:rows] for s in steps], 1) for key in first.cams},
+                target_logit=torch.stack([s.target_logit[:rows] for s in steps], 1),
+                top1=torch.stack([s.top1[:rows] for s in steps], 1),
+                prediction_error=torch.stack([s.errors[:rows] for s in steps], 1),
+                representation_change=torch.stack([s.change[:rows] for s in steps], 1),
+            )

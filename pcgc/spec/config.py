@@ -1,0 +1,444 @@
+"""Validation of the workflow configuration, before any job runs.
+
+JSON Schema (config.schema.yaml, beside this module) checks structure, types and ranges; the checks here are the
+ones a schema cannot express. Every message names the key at fault.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+from pcgc.spec.metrics import METRIC_KINDS, PARAMETER_KEYS
+from pcgc.spec.networks import MODELS
+from pcgc.spec.sweeps import SUM_TOLERANCE, grid_values, sweep_cells
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key."""
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(resources.files("pcgc.spec").joinpath("config.schema.yaml").read_text())
+
+
+def _key(path: Any) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "<top level>"
+
+
+def _closest_alternative(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Of the alternatives a value matches none of, the error of one whose type it has (a mapping
+    given where a list or a mapping is allowed is judged as a mapping)."""
+    branches: dict[Any, list[jsonschema.ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def wrong_kind(errors: list[jsonschema.ValidationError]) -> bool:
+        return any(e.validator in ("type", "const", "enum") and not e.relative_path for e in errors)
+
+    def same_family(errors: list[jsonschema.ValidationError]) -> bool:
+        # 64.0 where `all` or an integer is allowed: the integer branch says what is wrong.
+        family = {"integer": "number"}.get(_json_type(error.instance), _json_type(error.instance))
+        for e in errors:
+            if e.validator == "type" and not e.relative_path:
+                types = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
+                return family in {{"integer": "number"}.get(t, t) for t in types}
+        return False
+
+    candidates = (
+        [errors for errors in branches.values() if not wrong_kind(errors)]
+        or [errors for errors in branches.values() if same_family(errors)]
+        or list(branches.values())
+    )
+    return max((e for errors in candidates for e in errors), key=lambda e: len(e.absolute_path))
+
+
+def _is_strict_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 5.0 as an integer; Python's range() and torch do not, so a float where the
+# schema asks for an integer would pass validation and crash a job later.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
+def _schema_errors(config: Mapping) -> list[str]:
+    validator = _Validator(load_schema())
+    messages: list[str] = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        while error.validator in ("oneOf", "anyOf") and error.context:
+            error = _closest_alternative(error)
+        if error.validator == "required":
+            missing = [k for k in error.validator_value if k not in error.instance]
+            found = [f"{_key(list(error.absolute_path) + [key])}: missing (required key)" for key in missing]
+        elif error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            found = [f"{_key(list(error.absolute_path) + [key])}: unknown key" for key in extra]
+        else:
+            found = [f"{_key(error.absolute_path)}: {error.message}"]
+        # jsonschema reports one `required` error per missing key, each listing all of them.
+        messages += [message for message in found if message not in messages]
+    return messages
+
+
+def _semantic_errors(config: Mapping) -> list[str]:
+    messages = []
+    model = MODELS[config["model"]["spec"]]
+    count = model.num_pcoders
+    for name, hps in config["hyperparameters"].items():
+        for coefficient in ("beta", "lambda", "alpha"):
+            if len(hps[coefficient]) != count:
+                messages.append(
+                    f"hyperparameters.{name}.{coefficient}: {len(hps[coefficient])} values, but model "
+                    f"{config['model']['spec']} has {count} PCoders"
+                )
+        for n, (beta, lam) in enumerate(zip(hps["beta"], hps["lambda"])):
+            if beta + lam > 1 + 1e-9:
+                messages.append(
+                    f"hyperparameters.{name}.lambda[{n}]: beta + lambda = {beta} + {lam} > 1 "
+                    f"(PCoder {n + 1} would get a negative memory weight)"
+                )
+    if config["world"] == "demo" and config["model"]["spec"] != "mini":
+        messages.append(f"model.spec: the demo world trains the `mini` network, not {config['model']['spec']!r}")
+    if config["world"] == "imagenet_s" and config["model"]["spec"] != "pvgg16":
+        messages.append(f"model.spec: ImageNet-S runs the pretrained `pvgg16`, not {config['model']['spec']!r}")
+    for role in ("backbone", "feedback_archive"):
+        source = config["weights"][role]
+        if (source["url"] is None) == (source["path"] is None):
+            messages.append(f"weights.{role}: give exactly one of url and path (got url={source['url']!r}, path={source['path']!r})")
+    if model.fixed_input and config["selection"]["crop"] != model.input_size:
+        messages.append(
+            f"selection.crop: the {model.name} network takes {model.input_size} x {model.input_size} inputs, "
+            f"not crop={config['selection']['crop']}"
+        )
+    if config["selection"]["crop"] > config["selection"]["resize"]:
+        messages.append(
+            f"selection.crop: {config['selection']['crop']} is larger than selection.resize "
+            f"{config['selection']['resize']}; the centre crop must fit in the resized image"
+        )
+    fig2 = config["figures"]["fig2"]
+    for n, name in enumerate(fig2["hyperparameter_sets"]):
+        if name not in config["hyperparameters"]:
+            messages.append(f"figures.fig2.hyperparameter_sets[{n}]: {name!r} is not a set in `hyperparameters`")
+    if fig2["sigma"] not in config["noise"]["sigmas"]:
+        messages.append(f"figures.fig2.sigma: {fig2['sigma']} is not one of noise.sigmas {config['noise']['sigmas']}")
+    messages += _fig2_score_errors(config["scores"], fig2)
+    messages += _sweep_errors(config)
+    messages += _cam_errors(config, count)
+    messages += _figure_errors(config)
+    messages += _sigma_label_errors(config)
+    if config["world"] == "demo" and config["selection"]["n_images"] > (
+        config["demo"]["num_classes"] * config["demo"]["val_per_class"]
+    ):
+        messages.append(
+            f"selection.n_images: {config['selection']['n_images']} images asked for, but the demo world has "
+            f"only demo.num_classes x demo.val_per_class = "
+            f"{config['demo']['num_classes'] * config['demo']['val_per_class']} validation images"
+        )
+    return messages
+
+
+def _fig2_score_errors(scores: Mapping, fig2: Mapping) -> list[str]:
+    metric, parameter = fig2["metric"], fig2["parameter"]
+    if metric not in scores["metrics"]:
+        return [f"figures.fig2.metric: {metric!r} is not one of scores.metrics {scores['metrics']}"]
+    kind = METRIC_KINDS[metric]
+    if not kind.per_image:
+        return [f"figures.fig2.metric: {metric} is one number per dataset, with no images to resample or test; choose a per-image metric"]
+    if kind.parameter is not None:
+        key = PARAMETER_KEYS[kind.parameter]
+        if parameter not in scores[key]:
+            return [f"figures.fig2.parameter: {parameter} is not one of scores.{key} {scores[key]} (metric {metric})"]
+    elif parameter is not None:
+        return [f"figures.fig2.parameter: metric {metric} takes no parameter; set it to null, not {parameter}"]
+    return []
+
+
+def _sweep_errors(config: Mapping) -> list[str]:
+    messages = []
+    pcoders = MODELS[config["model"]["spec"]].pcoders
+    for name, sweep in config["sweeps"].items():
+        key = f"sweeps.{name}"
+        axes_ok = True
+        for axis in ("beta", "lambda"):
+            try:
+                values = grid_values(sweep[axis])
+            except ValueError as error:
+                messages.append(f"{key}.{axis}: {error}")
+                axes_ok = False
+                continue
+            outside = [v for v in values if not 0 <= v <= 1]
+            if outside:
+                messages.append(f"{key}.{axis}: values {outside} lie outside [0, 1]")
+                axes_ok = False
+        if sweep["kind"] == "shared" and "pcoders" in sweep:
+            messages.append(f"{key}.pcoders: a shared sweep has no pcoders key (every PCoder takes the grid's values)")
+        for k in sweep.get("pcoders", []):
+            if k > len(pcoders):
+                messages.append(f"{key}.pcoders: PCoder {k} does not exist; model {config['model']['spec']} has {len(pcoders)}")
+                axes_ok = False
+        if axes_ok and not sweep_cells(sweep, [p.has_feedback for p in pcoders]):
+            messages.append(f"{key}: no cell of the grid has beta + lambda <= 1; nothing would run")
+        n_images = sweep["n_images"]
+        if n_images != "all" and n_images > config["selection"]["n_images"]:
+            messages.append(
+                f"{key}.n_images: {n_images} images asked for, but selection.n_images is {config['selection']['n_images']}"
+            )
+    return messages
+
+
+def _cam_errors(config: Mapping, count: int) -> list[str]:
+    """Layers that exist and are named once; what the diagnostics figure needs is computed."""
+    messages = []
+    layers: dict[int, str] = {}
+    for n, name in enumerate(config["cam"]["layers"]):
+        index = count if name == "top" else int(name.removeprefix("pcoder"))
+        if index > count:
+            messages.append(f"cam.layers[{n}]: {name!r} does not exist; model {config['model']['spec']} has {count} PCoders (pcoder1 .. pcoder{count})")
+        elif index in layers:
+            messages.append(f"cam.layers[{n}]: {name!r} is the layer {layers[index]!r} names already (top is pcoder{count})")
+        else:
+            layers[index] = name
+    fig2 = config["figures"]["fig2"]
+    if fig2["method"] not in config["cam"]["methods"]:
+        messages.append(f"figures.fig2.method: {fig2['method']!r} is not one of cam.methods {config['cam']['methods']}")
+    stored = [f"pcoder{index}" for index in sorted(layers)]
+    if fig2["layer"] not in stored:
+        messages.append(f"figures.fig2.layer: {fig2['layer']!r} is not one of the layers cam.layers stores {stored} (top is pcoder{count})")
+    diagnostics = config["figures"]["diagnostics"]
+    if diagnostics is not None:
+        if "gradcam" not in config["cam"]["methods"] or count not in layers:
+            messages.append(
+                f"figures.diagnostics: draws the IoU of Grad-CAM on the top layer, so cam.methods needs gradcam "
+                f"and cam.layers top (or pcoder{count}); got methods {config['cam']['methods']}, layers {config['cam']['layers']}"
+            )
+        if "iou" not in config["scores"]["metrics"] or diagnostics["threshold"] not in config["scores"]["thresholds"]:
+            messages.append(
+                f"figures.diagnostics.threshold: draws the IoU at {diagnostics['threshold']}, which needs iou in scores.metrics "
+                f"{config['scores']['metrics']} and the threshold in scores.thresholds {config['scores']['thresholds']}"
+            )
+    return messages
+
+
+def _timesteps_errors(key: str, shown: Any, timesteps: int) -> list[str]:
+    if shown == "all":
+        return []
+    beyond = [t for t in shown if t > timesteps]
+    return [f"{key}: timesteps {beyond} lie beyond dynamics.timesteps = {timesteps}"] if beyond else []
+
+
+def _figure_errors(config: Mapping) -> list[str]:
+    messages = []
+    figures, sweeps, timesteps = config["figures"], config["sweeps"], config["dynamics"]["timesteps"]
+    thresholds = config["scores"]["thresholds"]
+    for figure, kind in (("fig3", "single_pcoder"), ("fig4", "shared")):
+        entry = figures[figure]
+        if entry is None:
+            continue
+        key = f"figures.{figure}"
+        sweep = sweeps.get(entry["sweep"])
+        if sweep is None:
+            messages.append(f"{key}.sweep: {entry['sweep']!r} is not a sweep in `sweeps` (has: {sorted(sweeps)})")
+        elif sweep["kind"] != kind:
+            messages.append(f"{key}.sweep: {entry['sweep']!r} is a {sweep['kind']} sweep; {figure} draws a {kind} one")
+        elif "sigma" in entry and entry["sigma"] not in sweep["sigmas"]:
+            messages.append(f"{key}.sigma: {entry['sigma']} is not one of sweeps.{entry['sweep']}.sigmas {sweep['sigmas']}")
+        if entry["threshold"] not in thresholds:
+            messages.append(f"{key}.threshold: {entry['threshold']} is not one of scores.thresholds {thresholds}")
+        if "iou" not in config["scores"]["sweep_metrics"]:
+            messages.append(f"{key}: draws the sweeps' IoU, but scores.sweep_metrics {config['scores']['sweep_metrics']} lacks iou")
+        messages += _timesteps_errors(f"{key}.timesteps", entry["timesteps"], timesteps)
+    fig1 = figures["fig1"]
+    if fig1 is not None:
+        if fig1["beta"] + fig1["lambda"] > 1 + SUM_TOLERANCE:
+            messages.append(f"figures.fig1.lambda: beta + lambda = {fig1['beta']} + {fig1['lambda']} > 1")
+        if isinstance(fig1["images"], int) and fig1["images"] > config["selection"]["n_images"]:
+            messages.append(
+                f"figures.fig1.images: {fig1['images']} images asked for, but selection.n_images is {config['selection']['n_images']}"
+            )
+        messages += _timesteps_errors("figures.fig1.timesteps", fig1["timesteps"], timesteps)
+    return messages
+
+
+def all_sigmas(config: Mapping) -> list[float]:
+    """Every noise level the configuration uses: noise.sigmas, the sweeps' and figure 1's."""
+    sigmas = list(config["noise"]["sigmas"])
+    for sweep in config["sweeps"].values():
+        sigmas += sweep["sigmas"]
+    if config["figures"]["fig1"] is not None:
+        sigmas.append(config["figures"]["fig1"]["sigma"])
+    return sorted(set(float(s) for s in sigmas))
+
+
+def _sigma_label_errors(config: Mapping) -> list[str]:
+    labels: dict[str, list[float]] = {}
+    for sigma in all_sigmas(config):
+        labels.setdefault(sigma_label(sigma), []).append(sigma)
+    return [
+        f"noise levels {values} would share the file label sigma{label}; use values that differ in 6 significant digits"
+        for label, values in labels.items()
+        if len(values) > 1
+    ]
+
+
+def validate_config(config: Mapping) -> dict:
+    """Return the configuration as a plain dict, or raise ConfigError listing every problem."""
+    config = dict(config)
+    messages = _schema_errors(config)
+    if not messages:
+        messages = _semantic_errors(config)
+    if messages:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
+    return config
+
+
+def _schema_node(schema: Mapping, node: Mapping) -> list[Mapping]:
+    """The alternatives a schema node allows, with references followed and oneOf/anyOf expanded."""
+    if "$ref" in node:
+        target: Any = schema
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return _schema_node(schema, target)
+    branches = node.get("oneOf") or node.get("anyOf")
+    if branches:
+        return [leaf for branch in branches for leaf in _schema_node(schema, branch)]
+    return [node]
+
+
+def _schema_at(schema: Mapping, path: list[str | int]) -> list[Mapping]:
+    """Every schema alternative for the value at `path` ([] where the schema has no such key)."""
+    nodes: list[Mapping] = [schema]
+    for part in path:
+        children = []
+        for node in (leaf for n in nodes for leaf in _schema_node(schema, n)):
+            if isinstance(part, int):
+                if isinstance(node.get("items"), Mapping):
+                    children.append(node["items"])
+            elif part in node.get("properties", {}):
+                children.append(node["properties"][part])
+            elif isinstance(node.get("additionalProperties"), Mapping):
+                children.append(node["additionalProperties"])
+        nodes = children
+    return [leaf for node in nodes for leaf in _schema_node(schema, node)]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _allows_type(alternatives: list[Mapping], value: Any) -> bool:
+    kind = _json_type(value)
+    for node in alternatives:
+        if "const" in node:
+            allowed = {_json_type(node["const"])}
+        elif "enum" in node:
+            allowed = {_json_type(v) for v in node["enum"]}
+        elif "type" in node:
+            allowed = set(node["type"]) if isinstance(node["type"], list) else {node["type"]}
+        else:
+            return True
+        if kind in allowed or (kind == "integer" and "number" in allowed):
+            return True
+    return False
+
+
+def _typed_override(schema: Mapping, path: list[str | int], value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _typed_override(schema, path + [key], item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed_override(schema, path + [n], item) for n, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if isinstance(parsed, str):
+        return value
+    alternatives = _schema_at(schema, path)
+    if _allows_type(alternatives, parsed) or not _allows_type(alternatives, value):
+        return parsed
+    return value
+
+
+def _merge(base: dict, update: Mapping) -> None:
+    """Snakemake's merge of configurations: mappings key by key, anything else replaced."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def apply_command_line(config: Mapping, overrides: Mapping) -> dict:
+    """`config` with the values of Snakemake's `--config` typed as the config file types them.
+
+    Snakemake reads a nested `--config` value (`dynamics='{"timesteps": 20}'`) with YAML's base
+    loader, which leaves every scalar a string. Each such string is read again as YAML, as it would
+    be in a config file, except where the schema takes a string and not what the text reads as (a
+    path `123`, an image id `00000206`): there the string stays.
+    """
+    typed = _typed_override(load_schema(), [], dict(overrides))
+    config = copy.deepcopy(dict(config))
+    _merge(config, typed)
+    return config
+
+
+# Output folders (and the data the jobs read): Snakemake keys its records by the path as written,
+# so `results/x/`, `./results/x` and an absolute path would each look like a new, empty folder.
+PATH_KEYS = (("results",), ("weights", "directory"), ("imagenet_s", "root"), ("imagenet_s", "categories"), ("imagenet_s", "mapping"))
+
+
+def normalize_path(value: str, workdir: str | os.PathLike) -> str:
+    """One spelling per location: normalised, and relative when inside `workdir`."""
+    path = os.path.normpath(value)
+    if os.path.isabs(path):
+        for base in {os.path.normpath(os.path.abspath(workdir)), os.path.realpath(workdir)}:
+            try:
+                relative = Path(path).relative_to(base)
+            except ValueError:
+                continue
+            return relative.as_posix() if str(relative) != "." else "."
+    return Path(path).as_posix()
+
+
+def normalize_paths(config: Mapping, workdir: str | os.PathLike) -> dict:
+    """`config` with every path key of PATH_KEYS in its one spelling (see normalize_path)."""
+    config = copy.deepcopy(dict(config))
+    for keys in PATH_KEYS:
+        section = config
+        for key in keys[:-1]:
+            section = section[key]
+        if section[keys[-1]] is not None:
+            section[keys[-1]] = normalize_path(section[keys[-1]], workdir)
+    return config
+
+
+def sigma_label(sigma: float) -> str:
+    """The wildcard text of a noise level in file names: 0.0 -> '0', 0.25 -> '0.25'."""
+    return f"{float(sigma):g}"
+
+
+__all__ = ["ConfigError", "all_sigmas", "apply_command_line", "normalize_paths", "sigma_label", "validate_config"]
