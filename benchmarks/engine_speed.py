@@ -36,10 +36,11 @@ from costmodel import CostModel
 from torch import nn
 
 from pcgc.compute.compilation import COMPILE_MODES, check_compile_mode
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
 from pcgc.compute.networks import PCODERS, PredictiveCodingNetwork, build_network
 from pcgc.compute.precision import computing_in, prepare_network
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.sweeps import sweep_cells, unique_configurations
 from pcgc.storage.network_inputs import resolve_device
 
@@ -189,7 +190,7 @@ def main() -> None:
     plan = dynamics.plan(Coefficients.broadcast(hps_0, 1), diagnostics=False)
     maps_only_gflop = 2 * model.sweep([plan], T, shared_t0=True) / (T + 1)
     configurations = unique_configurations(sweep_cells(GRID, [s.has_feedback for s in specs]))
-    settings = [HyperParameters(c.beta, c.lam, c.alpha) for c in configurations]
+    settings = [c for c in configurations]
     sweep_plans = [dynamics.plan(Coefficients.broadcast(s, 1), diagnostics=False) for s in settings]
     sweep_gflop = 2 * model.sweep(sweep_plans, T, shared_t0=True) / (T + 1) / len(settings)
     print(

@@ -21,8 +21,8 @@ import h5py
 import numpy as np
 import torch
 
-from pcgc.compute.dynamics import HyperParameters
 from pcgc.compute.networks import PCODERS, build_network
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.networks import pmodule_filename
 from pcgc.stages.extract import extract
 from pcgc.storage.checkpoints import save_network_weights

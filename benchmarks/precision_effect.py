@@ -24,8 +24,9 @@ import torch
 
 from pcgc.analysis.metrics import at_least, score_maps
 from pcgc.compute.cam import normalize_cam
-from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.dynamics import PCDynamics
 from pcgc.compute.engine import Engine, Trajectories
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import iou_scores
 from pcgc.storage.network_inputs import load_dynamics, resolve_device
 
@@ -155,7 +156,7 @@ def main() -> None:
     dynamics = load_dynamics(
         attrs["model"]["name"], num_classes, weights[0], weights[1:], gradient_scaling=attrs["gradient_scaling"], device=device
     )
-    hps = HyperParameters.from_config(attrs["hyperparameters"])
+    hps = HyperParameters.from_dict(attrs["hyperparameters"])
     timesteps = attrs["timesteps"]
 
     # The fp32 rerun must be the stored run (to float32 round-off), or the comparison is moot.

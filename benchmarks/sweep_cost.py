@@ -18,7 +18,7 @@ import torch
 import yaml
 from costmodel import CostModel
 
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.networks import build_network
 from pcgc.spec.config import validate_config
 from pcgc.spec.sweeps import sweep_cells, unique_configurations
@@ -49,7 +49,7 @@ def main() -> None:
     print(f"{spec} at {size} x {size}, T = {timesteps}, chunks of {chunk_size} configurations")
     for name, sweep in config["sweeps"].items():
         configurations = unique_configurations(sweep_cells(sweep, [p.has_feedback for p in net.pcoders]))
-        settings = [Coefficients.broadcast(HyperParameters(c.beta, c.lam, c.alpha), 1) for c in configurations]
+        settings = [Coefficients.broadcast(c, 1) for c in configurations]
         plans = [dynamics.plan(s, diagnostics=False) for s in settings]
         naive = [everything.plan(s) for s in settings]
         count = images if sweep["n_images"] == "all" else sweep["n_images"]

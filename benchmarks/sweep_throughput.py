@@ -28,7 +28,7 @@ from costmodel import CostModel
 from reference_cam import grad_cam
 
 from pcgc.analysis.metrics import score_maps
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
 from pcgc.compute.networks import PCODERS, build_network
 from pcgc.spec.metrics import iou_scores
@@ -92,7 +92,7 @@ def main() -> None:
     net = build_network(args.spec, num_classes).to(device)
     has_feedback = [p.has_feedback for p in net.pcoders]
     configurations = unique_configurations(sweep_cells(GRID, has_feedback))
-    settings = [HyperParameters(c.beta, c.lam, c.alpha) for c in configurations]
+    settings = [c for c in configurations]
     rng = np.random.default_rng(0)
     size, count, steps = net.input_size, args.images, args.timesteps
     x_host = rng.standard_normal((count, 3, size, size), dtype=np.float32)
@@ -140,8 +140,8 @@ def main() -> None:
     engine_gmacs = model.sweep(plans, steps, shared_t0=True)
     everything_gmacs = model.sweep(everything_plans, steps, shared_t0=False)
     paper = unique_configurations(sweep_cells(PAPER_GRID, has_feedback))
-    paper_plans = [PCDynamics(net).plan(Coefficients.broadcast(HyperParameters(c.beta, c.lam, c.alpha), 1), diagnostics=False) for c in paper]
-    paper_everything = [PCDynamics(net, skip_unneeded_work=False).plan(Coefficients.broadcast(HyperParameters(c.beta, c.lam, c.alpha), 1)) for c in paper]
+    paper_plans = [PCDynamics(net).plan(Coefficients.broadcast(c, 1), diagnostics=False) for c in paper]
+    paper_everything = [PCDynamics(net, skip_unneeded_work=False).plan(Coefficients.broadcast(c, 1)) for c in paper]
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; spec {args.spec} at {size} x {size}, fp32; {len(settings)} configurations "

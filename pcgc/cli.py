@@ -33,11 +33,11 @@ def _fetch_weights(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from pcgc.spec.config import ConfigError, validate_config
+    from pcgc.spec.config import ConfigError, merge_config, validate_config
 
     config: dict = {}
     for path in args.files:
-        _merge(config, yaml.safe_load(Path(path).read_text()) or {})
+        merge_config(config, yaml.safe_load(Path(path).read_text()) or {})
     try:
         validate_config(config)
     except ConfigError as error:
@@ -45,15 +45,6 @@ def _check_config(args: argparse.Namespace) -> int:
         return 1
     print(f"{' + '.join(args.files)}: valid")
     return 0
-
-
-def _merge(base: dict, update: dict) -> None:
-    """Snakemake's merge of config files: nested mappings are merged key by key, the rest replaced."""
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages import run_job
 from pcgc.stages.extract import extract
 from pcgc.storage.network_inputs import NetworkInputs
@@ -15,7 +15,7 @@ def main() -> None:
     extract(
         NetworkInputs.from_job(snakemake),
         hps_name=snakemake.wildcards.hps,
-        hps=HyperParameters.from_config(snakemake.params.hps),
+        hps=HyperParameters.from_dict(snakemake.params.hps),
         timesteps=snakemake.params.timesteps,
         batch_size=snakemake.config["extraction"]["batch_size"],
         out_h5=Path(snakemake.output[0]),

@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from pcgc.spec.metrics import Score
-from pcgc.spec.sweeps import Configuration
+from pcgc.spec.sweeps import HyperParameters
 from pcgc.stages import run_job
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.storage.network_inputs import NetworkInputs
@@ -16,7 +16,7 @@ def main() -> None:
     params = snakemake.params
     run_chunk(
         NetworkInputs.from_job(snakemake),
-        configurations=[Configuration.from_dict(entry) for entry in params.configurations],
+        configurations=[HyperParameters.from_dict(entry) for entry in params.configurations],
         n_images=params.n_images,
         image_seed=params.image_seed,
         timesteps=params.timesteps,

@@ -13,7 +13,8 @@ from pcgc.compute.batching import (
     measure_footprint,
     resolve_batch_size,
 )
-from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.dynamics import PCDynamics
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages.extract import extract
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs

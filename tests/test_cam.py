@@ -11,8 +11,9 @@ from torch import nn
 from benchmarks.reference_cam import grad_cam
 from pcgc.compute.cam import CamRequest, compute_cams, layer_index, normalize_cam
 from pcgc.compute.cam_methods import METHODS, get_method
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
+from pcgc.spec.hyperparameters import HyperParameters
 from tests.conftest import random_mini
 
 pytorch_grad_cam = pytest.importorskip("pytorch_grad_cam")

@@ -1,4 +1,4 @@
-"""Configuration validation: every problem is reported with the key at fault."""
+"""HyperParameters validation: every problem is reported with the key at fault."""
 
 from __future__ import annotations
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from benchmarks.costmodel import CostModel
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.networks import build_network
+from pcgc.spec.hyperparameters import HyperParameters
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.dynamics import PCDynamics
 from pcgc.compute.engine import Engine
 from pcgc.compute.predictors import Predictor
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages.extract import extract
 from pcgc.storage.overlap import HostCopy
 from tests.conftest import random_mini

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics, receptive_count
+from pcgc.compute.dynamics import Coefficients, PCDynamics, receptive_count
 from pcgc.compute.networks import PCoderSpec, PredictiveCodingNetwork, build_network
+from pcgc.spec.hyperparameters import HyperParameters
 from tests.conftest import random_mini
 
 HPS_0 = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from benchmarks.reference_cam import grad_cam
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics
+from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
+from pcgc.spec.hyperparameters import HyperParameters
 from tests.conftest import random_mini
 
 CONFIGURATIONS = [

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from pcgc.compute.compilation import check_compile_mode
-from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.dynamics import PCDynamics
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages.extract import extract
 from pcgc.storage.h5io import read_json_attr
 from pcgc.storage.network_inputs import load_dynamics

@@ -35,14 +35,13 @@ import pytest
 import torch
 from PIL import Image
 
-from pcgc.compute.dynamics import HyperParameters
 from pcgc.data.demo_world import DemoWorldConfig, generate_demo_world
 from pcgc.data.geometry import Geometry
 from pcgc.data.imagenet_s import ImageNetS, ImageNetSError, read_class_list
 from pcgc.data.masks import encode_mask
 from pcgc.spec.config import ConfigError, validate_config
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import iou_scores
-from pcgc.spec.sweeps import Configuration
 from pcgc.stages.extract import extract
 from pcgc.stages.select_images import select_images
 from pcgc.stages.sweep_chunk import run_chunk
@@ -213,7 +212,7 @@ def run_extract(files, out: Path) -> None:
 
 def run_sweep_chunk(files, out: Path) -> None:
     run_chunk(
-        stage_network(files), configurations=[Configuration(HPS.beta, HPS.lam, HPS.alpha)], n_images="all", image_seed=0,
+        stage_network(files), configurations=[HPS], n_images="all", image_seed=0,
         timesteps=2, scores=iou_scores([0.5]), store_maps="none", batch_size=4, out_h5=out / "chunk.h5",
         out_manifest=out / "chunk.json",
     )

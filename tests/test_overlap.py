@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages.extract import extract
 from pcgc.storage.overlap import BackgroundWriter
 from tests.conftest import random_mini

@@ -9,9 +9,10 @@ import torch
 
 from benchmarks.precision_effect import compare_precisions
 from pcgc.compute.cam import normalize_cam
-from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.dynamics import PCDynamics
 from pcgc.compute.engine import Engine
 from pcgc.compute.precision import check_precision, computing_in, prepare_network
+from pcgc.spec.hyperparameters import HyperParameters
 from tests.conftest import random_mini
 
 CPU = torch.device("cpu")

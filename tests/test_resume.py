@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import iou_scores
-from pcgc.spec.sweeps import Configuration
 from pcgc.stages.extract import extract
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.storage.network_inputs import NetworkInputs
@@ -35,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUN = """
 import sys
 from pathlib import Path
-from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages.extract import extract
 from pcgc.storage.network_inputs import NetworkInputs
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]
@@ -134,9 +133,9 @@ def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, cap
 # gradients at PCoders 1-2; the gradient at PCoder 1 only),
 # batch size 4: per image batch of 4 images one device batch per configuration, 4 image batches.
 CONFIGURATIONS = [
-    Configuration((1.0,) * 5, (0.0,) * 5, (0.0,) * 5),
-    Configuration((0.3, 0.4, 1.0, 1.0, 1.0), (0.5, 0.3, 0.0, 0.0, 0.0), (0.01, 0.01, 0.0, 0.0, 0.0)),
-    Configuration((0.5, 0.6, 1.0, 1.0, 1.0), (0.2, 0.2, 0.0, 0.0, 0.0), (0.02, 0.0, 0.0, 0.0, 0.0)),
+    HyperParameters((1.0,) * 5, (0.0,) * 5, (0.0,) * 5),
+    HyperParameters((0.3, 0.4, 1.0, 1.0, 1.0), (0.5, 0.3, 0.0, 0.0, 0.0), (0.01, 0.01, 0.0, 0.0, 0.0)),
+    HyperParameters((0.5, 0.6, 1.0, 1.0, 1.0), (0.2, 0.2, 0.0, 0.0, 0.0), (0.02, 0.0, 0.0, 0.0, 0.0)),
 ]
 CHUNK_BATCH, CHUNK_TIMESTEPS = 4, 3
 STORE_MAPS = ["img_001", "img_006", "img_013"]
@@ -219,7 +218,7 @@ def test_a_store_whose_key_cannot_be_read_is_discarded(tmp_path, caplog):
 RUN_PVGG16 = """
 import sys
 from pathlib import Path
-from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages.extract import extract
 from pcgc.storage.network_inputs import NetworkInputs
 selection, inputs, backbone, out, *pmodules = sys.argv[1:]

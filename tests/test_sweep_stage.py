@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pcgc.compute.dynamics import HyperParameters
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import configured_scores, iou_scores
-from pcgc.spec.sweeps import Configuration, sweep_cells, unique_configurations
+from pcgc.spec.sweeps import sweep_cells, unique_configurations
 from pcgc.stages.extract import extract
 from pcgc.stages.score import score_extraction
 from pcgc.stages.sweep_chunk import run_chunk
@@ -133,7 +133,7 @@ def test_merge_and_summary(files, tmp_path):
 
 def test_store_maps_names_unknown_images(files, tmp_path):
     with pytest.raises(ValueError, match=r"image id\(s\) \['nope'\] are not among"):
-        chunk(files, tmp_path, "bad", [Configuration((1.0,) * 5, (0.0,) * 5, (0.0,) * 5)], store_maps=["nope"])
+        chunk(files, tmp_path, "bad", [HyperParameters((1.0,) * 5, (0.0,) * 5, (0.0,) * 5)], store_maps=["nope"])
     assert not (tmp_path / "bad.h5").exists() and not (tmp_path / "bad.json").exists()
 
 
@@ -158,7 +158,7 @@ def test_an_image_without_its_object_stops_the_chunk_before_any_work(files, tmp_
         masks[5][masks[5] == h5["class_id"][5]] = 0
         h5["mask_ids"][...] = masks
     with pytest.raises(ValueError, match=r"selection\.h5: images \['img_005'\] have no pixel of their class"):
-        chunk(broken, tmp_path, "objectless", [Configuration((1.0,) * 5, (0.0,) * 5, (0.0,) * 5)])
+        chunk(broken, tmp_path, "objectless", [HyperParameters((1.0,) * 5, (0.0,) * 5, (0.0,) * 5)])
     assert not (tmp_path / "objectless.h5").exists()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.sweeps import (
-    Configuration,
     chunk_name,
     existing_chunks,
     grid_values,
@@ -48,7 +48,7 @@ def test_the_papers_figure_3_grid():
     assert all(cell.beta + cell.lam <= 1 + 1e-9 for cell in cells)
     assert any(cell.beta == 0.7 and cell.lam == 0.3 for cell in cells)
     cell = next(c for c in cells if c.pcoder == 3 and c.beta == 0.4 and c.lam == 0.5)
-    assert cell.configuration == Configuration((1, 1, 0.4, 1, 1), (0, 0, 0.5, 0, 0), (0, 0, 0.01, 0, 0))
+    assert cell.configuration == HyperParameters((1, 1, 0.4, 1, 1), (0, 0, 0.5, 0, 0), (0, 0, 0.01, 0, 0))
     # The top PCoder ignores lambda: its 66 cells are 11 configurations.
     configurations = unique_configurations(cells)
     assert len(configurations) == 4 * 66 + 11
@@ -61,7 +61,7 @@ def test_the_papers_figure_4_grid():
     assert len(cells) == len(unique_configurations(cells)) == 66
     cell = next(c for c in cells if c.beta == 0.4 and c.lam == 0.5)
     assert cell.pcoder is None
-    assert cell.configuration == Configuration((0.4,) * 5, (0.5, 0.5, 0.5, 0.5, 0.0), (0.01,) * 5)
+    assert cell.configuration == HyperParameters((0.4,) * 5, (0.5, 0.5, 0.5, 0.5, 0.0), (0.01,) * 5)
 
 
 def test_a_pcoder_outside_the_network_is_refused():
@@ -69,8 +69,8 @@ def test_a_pcoder_outside_the_network_is_refused():
         sweep_cells(sweep(pcoders=[6]), FEEDBACK)
 
 
-def configurations(n: int, offset: int = 0) -> list[Configuration]:
-    return [Configuration((0.1 * ((i + offset) % 10),), (0.01 * (i + offset),), (0.01,)) for i in range(n)]
+def configurations(n: int, offset: int = 0) -> list[HyperParameters]:
+    return [HyperParameters((0.1 * ((i + offset) % 10),), (0.01 * (i + offset),), (0.01,)) for i in range(n)]
 
 
 def test_a_first_plan_splits_in_order():
@@ -118,7 +118,7 @@ def test_chunks_that_overlap_are_used_once():
 
 def test_a_chunk_with_configurations_no_longer_wanted_still_covers_the_others():
     wanted = configurations(4)
-    existing = {"old": (wanted[0], Configuration((0.9,), (0.05,), (0.5,)), wanted[1])}
+    existing = {"old": (wanted[0], HyperParameters((0.9,), (0.05,), (0.5,)), wanted[1])}
     plan = plan_chunks(wanted, existing, 2)
     assert list(plan)[0] == "old" and [c for chunk in list(plan.values())[1:] for c in chunk] == wanted[2:]
 

@@ -20,8 +20,9 @@ from typing import Callable
 import torch
 
 from pcgc.compute.cam import CamRequest
-from pcgc.compute.dynamics import HyperParameters, PCDynamics
+from pcgc.compute.dynamics import PCDynamics
 from pcgc.compute.engine import Engine
+from pcgc.spec.hyperparameters import HyperParameters
 
 AUTO = "auto"
 

@@ -22,7 +22,6 @@ min-max again. A map that is zero everywhere stays zero.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -31,32 +30,11 @@ import torch.nn.functional as F
 
 from pcgc.compute.cam_methods import METHODS, get_method
 from pcgc.compute.dynamics import Readout
+from pcgc.spec.layers import layer_index, layer_name
 
 # pytorch-grad-cam's epsilon in its min-max scaling (utils/image.py, scale_cam_image).
 MINMAX_EPSILON = 1e-7
 DEFAULT_METHOD = "gradcam"
-TOP = "top"
-_LAYER = re.compile(r"pcoder([1-9][0-9]*)")
-
-
-def layer_name(index: int) -> str:
-    """The name of PCoder `index`'s representation (0-based index): `pcoder{index + 1}`."""
-    return f"pcoder{index + 1}"
-
-
-def layer_index(name: str, num_pcoders: int) -> int:
-    """0-based PCoder index of a layer name: `pcoder{n}` (1 <= n <= N) or `top` (PCoder N)."""
-    if name == TOP:
-        return num_pcoders - 1
-    match = _LAYER.fullmatch(name)
-    if match is None:
-        raise ValueError(f"layer {name!r}: expected 'top' or 'pcoder<n>' with n in 1..{num_pcoders}")
-    n = int(match.group(1))
-    if n > num_pcoders:
-        raise ValueError(f"layer {name!r}: the network has {num_pcoders} PCoders (pcoder1 .. pcoder{num_pcoders})")
-    return n - 1
-
-
 @dataclass(frozen=True)
 class CamRequest:
     """Which maps to compute: every method on every layer (0-based PCoder indices)."""

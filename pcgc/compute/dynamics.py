@@ -43,51 +43,7 @@ from torch import nn
 from pcgc.compute.compilation import check_compile_mode, compiled_timestep
 from pcgc.compute.networks import PredictiveCodingNetwork
 from pcgc.compute.predictors import Predictor
-
-
-@dataclass(frozen=True)
-class HyperParameters:
-    """beta (feedforward), lambda (feedback) and alpha (error correction), one value per PCoder."""
-
-    beta: tuple[float, ...]
-    lam: tuple[float, ...]
-    alpha: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        if not (len(self.beta) == len(self.lam) == len(self.alpha)):
-            raise ValueError(
-                f"beta, lambda and alpha need one value per PCoder; got {len(self.beta)}, "
-                f"{len(self.lam)} and {len(self.alpha)} values"
-            )
-        for n, (b, l, a) in enumerate(zip(self.beta, self.lam, self.alpha), start=1):
-            if b < 0 or l < 0 or a < 0:
-                raise ValueError(f"PCoder {n}: beta={b}, lambda={l}, alpha={a} must be non-negative")
-            if b + l > 1 + 1e-9:
-                raise ValueError(f"PCoder {n}: beta + lambda = {b} + {l} > 1 leaves a negative memory term")
-
-    @classmethod
-    def uniform(cls, num_pcoders: int, beta: float, lam: float, alpha: float) -> "HyperParameters":
-        return cls((beta,) * num_pcoders, (lam,) * num_pcoders, (alpha,) * num_pcoders)
-
-    @classmethod
-    def single_pcoder(
-        cls, num_pcoders: int, active: int, beta: float, lam: float, alpha: float
-    ) -> "HyperParameters":
-        """PCoder `active` (1-based) gets the values; the others beta=1, lambda=alpha=0 (frozen)."""
-        if not 1 <= active <= num_pcoders:
-            raise ValueError(f"active PCoder {active} is not in 1..{num_pcoders}")
-        values = [(1.0, 0.0, 0.0)] * num_pcoders
-        values[active - 1] = (beta, lam, alpha)
-        b, l, a = zip(*values)
-        return cls(b, l, a)
-
-    @classmethod
-    def from_config(cls, entry: dict) -> "HyperParameters":
-        """A `{beta, lambda, alpha}` mapping of per-PCoder lists, as in the workflow config."""
-        return cls(tuple(entry["beta"]), tuple(entry["lambda"]), tuple(entry["alpha"]))
-
-    def as_dict(self) -> dict[str, list[float]]:
-        return {"beta": list(self.beta), "lambda": list(self.lam), "alpha": list(self.alpha)}
+from pcgc.spec.hyperparameters import HyperParameters
 
 
 @dataclass(frozen=True)

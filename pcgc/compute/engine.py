@@ -27,8 +27,9 @@ from typing import Collection, Iterator, Sequence
 import torch
 
 from pcgc.compute.cam import CamRequest, compute_cams, layer_name
-from pcgc.compute.dynamics import Coefficients, HyperParameters, PCDynamics, Readout
+from pcgc.compute.dynamics import Coefficients, PCDynamics, Readout
 from pcgc.compute.precision import check_precision, computing_in
+from pcgc.spec.hyperparameters import HyperParameters
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from typing import Any, Mapping
 import jsonschema
 import yaml
 
+from pcgc.spec.hyperparameters import memory_weight_ok
+from pcgc.spec.layers import layer_index, layer_name
 from pcgc.spec.metrics import METRIC_KINDS, PARAMETER_KEYS
 from pcgc.spec.networks import MODELS
-from pcgc.spec.sweeps import SUM_TOLERANCE, grid_values, sweep_cells
+from pcgc.spec.sweeps import grid_values, sweep_cells
 
 
 class ConfigError(ValueError):
@@ -105,7 +107,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
                     f"{config['model']['spec']} has {count} PCoders"
                 )
         for n, (beta, lam) in enumerate(zip(hps["beta"], hps["lambda"])):
-            if beta + lam > 1 + 1e-9:
+            if not memory_weight_ok(beta, lam):
                 messages.append(
                     f"hyperparameters.{name}.lambda[{n}]: beta + lambda = {beta} + {lam} > 1 "
                     f"(PCoder {n + 1} would get a negative memory weight)"
@@ -204,17 +206,19 @@ def _cam_errors(config: Mapping, count: int) -> list[str]:
     messages = []
     layers: dict[int, str] = {}
     for n, name in enumerate(config["cam"]["layers"]):
-        index = count if name == "top" else int(name.removeprefix("pcoder"))
-        if index > count:
+        try:
+            index = layer_index(name, count) + 1
+        except ValueError:
             messages.append(f"cam.layers[{n}]: {name!r} does not exist; model {config['model']['spec']} has {count} PCoders (pcoder1 .. pcoder{count})")
-        elif index in layers:
+            continue
+        if index in layers:
             messages.append(f"cam.layers[{n}]: {name!r} is the layer {layers[index]!r} names already (top is pcoder{count})")
         else:
             layers[index] = name
     fig2 = config["figures"]["fig2"]
     if fig2["method"] not in config["cam"]["methods"]:
         messages.append(f"figures.fig2.method: {fig2['method']!r} is not one of cam.methods {config['cam']['methods']}")
-    stored = [f"pcoder{index}" for index in sorted(layers)]
+    stored = [layer_name(index - 1) for index in sorted(layers)]
     if fig2["layer"] not in stored:
         messages.append(f"figures.fig2.layer: {fig2['layer']!r} is not one of the layers cam.layers stores {stored} (top is pcoder{count})")
     diagnostics = config["figures"]["diagnostics"]
@@ -262,7 +266,7 @@ def _figure_errors(config: Mapping) -> list[str]:
         messages += _timesteps_errors(f"{key}.timesteps", entry["timesteps"], timesteps)
     fig1 = figures["fig1"]
     if fig1 is not None:
-        if fig1["beta"] + fig1["lambda"] > 1 + SUM_TOLERANCE:
+        if not memory_weight_ok(fig1["beta"], fig1["lambda"]):
             messages.append(f"figures.fig1.lambda: beta + lambda = {fig1['beta']} + {fig1['lambda']} > 1")
         if isinstance(fig1["images"], int) and fig1["images"] > config["selection"]["n_images"]:
             messages.append(
@@ -383,11 +387,11 @@ def _typed_override(schema: Mapping, path: list[str | int], value: Any) -> Any:
     return value
 
 
-def _merge(base: dict, update: Mapping) -> None:
+def merge_config(base: dict, update: Mapping) -> None:
     """Snakemake's merge of configurations: mappings key by key, anything else replaced."""
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+            merge_config(base[key], value)
         else:
             base[key] = copy.deepcopy(value)
 
@@ -402,7 +406,7 @@ def apply_command_line(config: Mapping, overrides: Mapping) -> dict:
     """
     typed = _typed_override(load_schema(), [], dict(overrides))
     config = copy.deepcopy(dict(config))
-    _merge(config, typed)
+    merge_config(config, typed)
     return config
 
 

@@ -7,7 +7,7 @@ A sweep (`sweeps.<name>` in the config) is one of two kinds:
 * `shared`: every PCoder at the same (beta, lambda, alpha).
 
 Cells with beta + lambda > 1 would give a negative memory weight: they are not run (and figures
-draw them dark). A cell's `Configuration` is its per-PCoder coefficients; the top PCoder has no
+draw them dark). A cell's configuration is its per-PCoder `HyperParameters`; the top PCoder has no
 feedback, so its lambda is ignored and cells that differ only there are one configuration,
 computed once.
 
@@ -34,9 +34,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from pcgc.spec.hyperparameters import HyperParameters, memory_weight_ok
+
 KINDS = ("single_pcoder", "shared")
-# As the configuration's own check of beta + lambda <= 1: a sum above 1 by rounding only is allowed.
-SUM_TOLERANCE = 1e-9
 
 
 def grid_values(spec: Sequence[float] | Mapping[str, float]) -> tuple[float, ...]:
@@ -60,34 +60,6 @@ def grid_values(spec: Sequence[float] | Mapping[str, float]) -> tuple[float, ...
     return values
 
 
-def _number(value: float) -> str:
-    return repr(float(value))
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """The coefficients of every PCoder (bottom to top) that one run of the dynamics uses."""
-
-    beta: tuple[float, ...]
-    lam: tuple[float, ...]
-    alpha: tuple[float, ...]
-
-    @property
-    def key(self) -> str:
-        """Canonical text: equal keys, equal configurations."""
-        return ";".join(
-            f"{name}={','.join(map(_number, values))}"
-            for name, values in (("beta", self.beta), ("lambda", self.lam), ("alpha", self.alpha))
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"beta": list(self.beta), "lambda": list(self.lam), "alpha": list(self.alpha)}
-
-    @classmethod
-    def from_dict(cls, entry: Mapping[str, Sequence[float]]) -> "Configuration":
-        return cls(*(tuple(float(v) for v in entry[k]) for k in ("beta", "lambda", "alpha")))
-
-
 @dataclass(frozen=True)
 class Cell:
     """One point of a sweep's grid."""
@@ -97,7 +69,7 @@ class Cell:
     beta: float
     lam: float
     alpha: float
-    configuration: Configuration
+    configuration: HyperParameters
 
     def as_dict(self) -> dict[str, Any]:
         """The grid coordinates (as table columns) and the configuration they run."""
@@ -108,7 +80,7 @@ class Cell:
 
     @classmethod
     def from_dict(cls, entry: Mapping[str, Any]) -> "Cell":
-        return cls(entry["pcoder"], entry["beta"], entry["lambda"], entry["alpha"], Configuration.from_dict(entry["configuration"]))
+        return cls(entry["pcoder"], entry["beta"], entry["lambda"], entry["alpha"], HyperParameters.from_dict(entry["configuration"]))
 
 
 def sweep_cells(sweep: Mapping[str, Any], has_feedback: Sequence[bool]) -> list[Cell]:
@@ -132,23 +104,20 @@ def sweep_cells(sweep: Mapping[str, Any], has_feedback: Sequence[bool]) -> list[
     for pcoder in active:
         for beta in betas:
             for lam in lams:
-                if beta + lam > 1 + SUM_TOLERANCE:
+                if not memory_weight_ok(beta, lam):
                     continue
                 if pcoder is None:
-                    values = [(beta, lam, alpha)] * count
+                    setting = HyperParameters.uniform(count, beta, lam, alpha)
                 else:
-                    values = [(1.0, 0.0, 0.0)] * count
-                    values[pcoder - 1] = (beta, lam, alpha)
+                    setting = HyperParameters.single_pcoder(count, pcoder, beta, lam, alpha)
                 # The top PCoder ignores lambda: one configuration for all its lambdas.
-                values = [(b, l if feedback else 0.0, a) for (b, l, a), feedback in zip(values, has_feedback)]
-                b, l, a = (tuple(float(v) for v in column) for column in zip(*values))
-                cells.append(Cell(pcoder, float(beta), float(lam), alpha, Configuration(b, l, a)))
+                cells.append(Cell(pcoder, beta, lam, alpha, setting.without_top_feedback(has_feedback)))
     return cells
 
 
-def unique_configurations(cells: Sequence[Cell]) -> list[Configuration]:
+def unique_configurations(cells: Sequence[Cell]) -> list[HyperParameters]:
     """The distinct configurations of `cells`, in order of first appearance."""
-    seen: dict[str, Configuration] = {}
+    seen: dict[str, HyperParameters] = {}
     for cell in cells:
         seen.setdefault(cell.configuration.key, cell.configuration)
     return list(seen.values())
@@ -163,17 +132,17 @@ def sweep_images(count: int, n_images: int | str, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(count)[:n_images])
 
 
-def chunk_name(configurations: Sequence[Configuration]) -> str:
+def chunk_name(configurations: Sequence[HyperParameters]) -> str:
     """A chunk's name: a hash of the list of its configurations."""
     text = "\n".join(c.key for c in configurations)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def plan_chunks(
-    configurations: Sequence[Configuration],
-    existing: Mapping[str, Sequence[Configuration]],
+    configurations: Sequence[HyperParameters],
+    existing: Mapping[str, Sequence[HyperParameters]],
     chunk_size: int,
-) -> dict[str, tuple[Configuration, ...]]:
+) -> dict[str, tuple[HyperParameters, ...]]:
     """Chunk name -> its configurations, covering every configuration of `configurations`.
 
     Existing chunks are kept (in name order) where they cover a configuration not yet covered;
@@ -183,7 +152,7 @@ def plan_chunks(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     wanted = {c.key for c in configurations}
     covered: set[str] = set()
-    plan: dict[str, tuple[Configuration, ...]] = {}
+    plan: dict[str, tuple[HyperParameters, ...]] = {}
     for name in sorted(existing):
         keys = {c.key for c in existing[name]} & wanted
         if keys - covered:
@@ -196,20 +165,20 @@ def plan_chunks(
     return plan
 
 
-def manifest_text(configurations: Sequence[Configuration]) -> str:
+def manifest_text(configurations: Sequence[HyperParameters]) -> str:
     """A chunk's manifest (`<chunk>.json`): the configurations it computes, in order."""
     return json.dumps({"configurations": [c.as_dict() for c in configurations]}, indent=1)
 
 
-def read_manifest(path: Path) -> tuple[Configuration, ...]:
+def read_manifest(path: Path) -> tuple[HyperParameters, ...]:
     try:
         entries = json.loads(Path(path).read_text())["configurations"]
-        return tuple(Configuration.from_dict(entry) for entry in entries)
+        return tuple(HyperParameters.from_dict(entry) for entry in entries)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a sweep chunk manifest ({error}); remove it and its .h5 to recompute") from None
 
 
-def existing_chunks(folder: Path) -> dict[str, tuple[Configuration, ...]]:
+def existing_chunks(folder: Path) -> dict[str, tuple[HyperParameters, ...]]:
     """The finished chunks in `folder`: a manifest and its `.h5` beside it."""
     folder = Path(folder)
     if not folder.is_dir():

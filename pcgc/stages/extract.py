@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from pcgc.compute.batching import engine_probe, resolve_batch_size
 from pcgc.compute.cam import CamRequest
-from pcgc.compute.dynamics import HyperParameters
 from pcgc.compute.engine import Engine
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.provenance import sha256_file
 from pcgc.storage.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
 from pcgc.storage.network_inputs import NetworkInputs

@@ -24,9 +24,9 @@ import torch
 
 from pcgc.analysis.metrics import score_maps
 from pcgc.compute.cam import normalize_cam
-from pcgc.compute.dynamics import HyperParameters
 from pcgc.compute.engine import Engine
 from pcgc.data.masks import IGNORE_ID
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import iou_scores
 from pcgc.storage.h5io import (
     STRING,

@@ -30,11 +30,11 @@ from tqdm import tqdm
 
 from pcgc.analysis.metrics import score_maps
 from pcgc.compute.batching import engine_probe, resolve_batch_size
-from pcgc.compute.dynamics import HyperParameters
 from pcgc.compute.engine import Engine, Trajectories
+from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import Score
 from pcgc.spec.provenance import sha256_file
-from pcgc.spec.sweeps import Configuration, manifest_text, sweep_images
+from pcgc.spec.sweeps import manifest_text, sweep_images
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.h5io import (
     STRING,
@@ -91,7 +91,7 @@ def block_arrays(
 def run_chunk(
     network: NetworkInputs,
     *,
-    configurations: Sequence[Configuration],
+    configurations: Sequence[HyperParameters],
     n_images: int | str,
     image_seed: int,
     timesteps: int,
@@ -121,7 +121,7 @@ def run_chunk(
         raise ValueError(f"{out_h5}: sweeps score per-image metrics only; {pooled} are dataset-level")
     targets, dynamics = network.load()
     torch_device = next(dynamics.net.parameters()).device
-    settings = [HyperParameters(c.beta, c.lam, c.alpha) for c in configurations]
+    settings = [c for c in configurations]
     count, states, width = len(images), timesteps + 1, len(configurations)
     result_scores = np.full((width, count, states, len(scores)), np.nan)
     correct = np.zeros((width, count, states), dtype=bool)

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from pcgc.spec.sweeps import Cell, Configuration
+from pcgc.spec.sweeps import Cell, HyperParameters
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.h5io import open_h5, read_json_attr, require_datasets
 
@@ -62,7 +62,7 @@ class SweepChunks:
         for handle in self.handles:
             handle.close()
 
-    def get(self, configuration: Configuration, dataset: str) -> np.ndarray:
+    def get(self, configuration: HyperParameters, dataset: str) -> np.ndarray:
         try:
             handle, position = self.where[configuration.key]
         except KeyError:
