@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pcgc.spec.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
 from pcgc.spec.job_resources import JobSize, NetworkJobs, count_images
-from pcgc.spec.networks import MODELS, TRAINING_THREADS
+from pcgc.spec.networks import NETWORKS, TRAINING_THREADS, fetched_network
 from pcgc.spec.metrics import configured_scores
 from pcgc.spec.provenance import script_fingerprint, unused_spec_modules
 from pcgc.spec.stale_lock import record_run, release_if_stale

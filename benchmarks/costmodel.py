@@ -10,10 +10,16 @@ pass through the head about twice the head's forward.
 For PVGG16 at 224 x 224 this gives 15.3 GMACs for the backbone's five stages, 60.8 for the five
 predictors and 0.12 for the head: computing everything at every step, as Predify does, is 137.4
 GMACs (275 GFLOP) per image and timestep.
+
+    python benchmarks/costmodel.py pvgg16
+
+prints that count for a network of pcgc.spec.networks, with the number its record holds
+(`gmacs_per_step`, which the run time limits of its jobs are computed from).
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,7 +27,8 @@ import torch
 from torch import nn
 
 from pcgc.compute.dynamics import WorkPlan
-from pcgc.compute.networks import PredictiveCodingNetwork
+from pcgc.compute.networks import PredictiveCodingNetwork, build_network
+from pcgc.spec.networks import NETWORKS
 
 GIGA = 1e9
 
@@ -122,3 +129,35 @@ class CostModel:
         if timesteps == 0:
             return first
         return first + sum((timesteps - 1) * self.step(plan) + self.step(plan, last=True) for plan in plans)
+
+
+# A network whose classes the dataset decides is counted with the demo world's six (its head is a
+# negligible part of the cost).
+DEFAULT_CLASSES = 6
+
+
+def network_cost(name: str, num_classes: int | None = None) -> CostModel:
+    """The cost model of a network of pcgc.spec.networks at its input size, counted on shapes only."""
+    record = NETWORKS[name]
+    with torch.device("meta"):
+        net = build_network(name, num_classes or record.num_classes or DEFAULT_CLASSES)
+    return CostModel.of(net)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="GMACs per image and timestep of a network, computing everything at every step.")
+    parser.add_argument("network", choices=sorted(NETWORKS))
+    parser.add_argument("--num-classes", type=int, help=f"for a network without fixed classes (default {DEFAULT_CLASSES})")
+    args = parser.parse_args(argv)
+    record = NETWORKS[args.network]
+    model = network_cost(args.network, args.num_classes)
+    print(f"{record.name} at {record.input_size} x {record.input_size}:")
+    print(f"  stages      {', '.join(f'{g:.4g}' for g in model.stages)} GMACs")
+    print(f"  predictors  {', '.join(f'{g:.4g}' for g in model.predictors)} GMACs (an error gradient costs as much again)")
+    print(f"  head        {model.head:.4g} GMACs (x3 with Grad-CAM's backward pass)")
+    print(f"  everything  {model.everything():.6g} GMACs per image and timestep")
+    print(f"  its record's gmacs_per_step: {record.gmacs_per_step}")
+
+
+if __name__ == "__main__":
+    main()

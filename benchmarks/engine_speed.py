@@ -38,9 +38,10 @@ from torch import nn
 from pcgc.compute.compilation import COMPILE_MODES, check_compile_mode
 from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
-from pcgc.compute.networks import PCODERS, PredictiveCodingNetwork, build_network
+from pcgc.compute.networks import PredictiveCodingNetwork, build_network
 from pcgc.compute.precision import computing_in, prepare_network
 from pcgc.spec.hyperparameters import HyperParameters
+from pcgc.spec.networks import NETWORKS
 from pcgc.spec.sweeps import sweep_cells, unique_configurations
 from pcgc.storage.network_inputs import resolve_device
 
@@ -176,8 +177,8 @@ def main() -> None:
     if args.channels_last:
         net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     targets = torch.randint(0, 1000, (args.batch,), device=device)
-    specs = PCODERS["pvgg16"]
-    hps_0 = HyperParameters(*(tuple(getattr(s, k) for s in specs) for k in ("beta", "lam", "alpha")))
+    record = NETWORKS["pvgg16"]
+    hps_0 = record.hyperparameters["predify"]  # the paper's hps_0
     # Its own copy of the same weights: its hooks must not fire inside the engine.
     straightforward = StraightforwardPVGG(copy.deepcopy(net))
     dynamics = PCDynamics(net)
@@ -189,7 +190,7 @@ def main() -> None:
     engine_gflop = 2 * model.sweep([plan], T, shared_t0=True) / (T + 1)
     plan = dynamics.plan(Coefficients.broadcast(hps_0, 1), diagnostics=False)
     maps_only_gflop = 2 * model.sweep([plan], T, shared_t0=True) / (T + 1)
-    configurations = unique_configurations(sweep_cells(GRID, [s.has_feedback for s in specs]))
+    configurations = unique_configurations(sweep_cells(GRID, record.has_feedback))
     settings = [c for c in configurations]
     sweep_plans = [dynamics.plan(Coefficients.broadcast(s, 1), diagnostics=False) for s in settings]
     sweep_gflop = 2 * model.sweep(sweep_plans, T, shared_t0=True) / (T + 1) / len(settings)

@@ -21,9 +21,8 @@ import h5py
 import numpy as np
 import torch
 
-from pcgc.compute.networks import PCODERS, build_network
-from pcgc.spec.hyperparameters import HyperParameters
-from pcgc.spec.networks import pmodule_filename
+from pcgc.compute.networks import build_network
+from pcgc.spec.networks import NETWORKS, pmodule_filename
 from pcgc.stages.extract import extract
 from pcgc.storage.checkpoints import save_network_weights
 from pcgc.storage.h5io import STRING, write_json_attrs
@@ -61,7 +60,7 @@ def feedforward_rate(net, device: torch.device, batch: int, size: int, repeats: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spec", default="pvgg16", choices=sorted(PCODERS))
+    parser.add_argument("--spec", default="pvgg16", choices=sorted(NETWORKS))
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--timesteps", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -69,11 +68,10 @@ def main() -> None:
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    num_classes = 1000 if args.spec == "pvgg16" else 6
+    num_classes = NETWORKS[args.spec].num_classes or 6  # a fixed head, else the demo world's six classes
     torch.manual_seed(0)
     net = build_network(args.spec, num_classes)
-    specs = PCODERS[args.spec]
-    hps = HyperParameters(*(tuple(getattr(s, k) for s in specs) for k in ("beta", "lam", "alpha")))
+    hps = NETWORKS[args.spec].hyperparameters["predify"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         backbone = folder / "backbone.pth"

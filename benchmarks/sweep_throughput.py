@@ -30,9 +30,9 @@ from reference_cam import grad_cam
 from pcgc.analysis.metrics import score_maps
 from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
-from pcgc.compute.networks import PCODERS, build_network
+from pcgc.compute.networks import build_network
 from pcgc.spec.metrics import iou_scores
-from pcgc.spec.networks import pmodule_filename
+from pcgc.spec.networks import NETWORKS, pmodule_filename
 from pcgc.spec.sweeps import sweep_cells, unique_configurations
 from pcgc.stages.extract import extract
 from pcgc.storage.checkpoints import save_network_weights
@@ -79,7 +79,7 @@ def run_everything(net, x, targets, settings, timesteps) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spec", default="pvgg16", choices=sorted(PCODERS))
+    parser.add_argument("--spec", default="pvgg16", choices=sorted(NETWORKS))
     parser.add_argument("--images", type=int, default=2)
     parser.add_argument("--timesteps", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=None, help="device batch rows (default: the images)")
@@ -87,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    num_classes = 1000 if args.spec == "pvgg16" else 6
+    num_classes = NETWORKS[args.spec].num_classes or 6  # a fixed head, else the demo world's six classes
     torch.manual_seed(0)
     net = build_network(args.spec, num_classes).to(device)
     has_feedback = [p.has_feedback for p in net.pcoders]

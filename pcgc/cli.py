@@ -1,6 +1,6 @@
 """`pcgc`: the package's command line, for what is useful outside Snakemake.
 
-    pcgc fetch-weights DIR [--backbone URL|PATH] [--feedback-archive URL|PATH]
+    pcgc fetch-weights DIR [--network NAME] [--backbone URL|PATH] [--feedback-archive URL|PATH]
     pcgc check-config FILE [FILE ...]
 """
 
@@ -13,18 +13,19 @@ from pathlib import Path
 
 import yaml
 
+from pcgc.spec.networks import NETWORKS, PAPER_NETWORK
+
 
 def _fetch_weights(args: argparse.Namespace) -> int:
-    from pcgc.storage.fetch import DEFAULT_SOURCES, FetchError, Source, fetch_weights
+    from pcgc.storage.fetch import FetchError, Source, fetch_weights
 
-    backbone = Source.parse(args.backbone, args.backbone_sha256) if args.backbone else DEFAULT_SOURCES["backbone"]
-    archive = (
-        Source.parse(args.feedback_archive, args.feedback_archive_sha256)
-        if args.feedback_archive
-        else DEFAULT_SOURCES["feedback_archive"]
-    )
+    # A source not given is the one the network's record publishes.
+    backbone = Source.parse(args.backbone, args.backbone_sha256) if args.backbone else None
+    archive = Source.parse(args.feedback_archive, args.feedback_archive_sha256) if args.feedback_archive else None
     try:
-        manifest = fetch_weights(args.directory, backbone=backbone, feedback_archive=archive, timeout=args.timeout, retries=args.retries)
+        manifest = fetch_weights(
+            args.directory, args.network, backbone=backbone, feedback_archive=archive, timeout=args.timeout, retries=args.retries
+        )
     except FetchError as error:
         print(f"pcgc fetch-weights: {error}", file=sys.stderr)
         return 1
@@ -51,11 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pcgc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    fetch = commands.add_parser("fetch-weights", help="download and verify the published PVGG16 weights")
+    fetch = commands.add_parser("fetch-weights", help="download and verify a network's published weights")
     fetch.add_argument("directory", type=Path)
-    fetch.add_argument("--backbone", help="URL or local path of the VGG16 IMAGENET1K_V1 state dict")
+    fetch.add_argument(
+        "--network",
+        default=PAPER_NETWORK,
+        choices=sorted(name for name, record in NETWORKS.items() if record.published),
+        help=f"the network whose weights to fetch (default {PAPER_NETWORK})",
+    )
+    fetch.add_argument("--backbone", help="URL or local path of the backbone's state dict (default: the published one)")
     fetch.add_argument("--backbone-sha256")
-    fetch.add_argument("--feedback-archive", help="URL or local path of weights_pvgg16_imagenet.zip")
+    fetch.add_argument("--feedback-archive", help="URL or local path of the predictors' archive (default: the published one)")
     fetch.add_argument("--feedback-archive-sha256")
     fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per network operation (default 60)")
     fetch.add_argument("--retries", type=int, default=3, help="retries after a transient failure (default 3)")

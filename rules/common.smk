@@ -13,9 +13,9 @@ wildcard_constraints:
     chunk="[0-9a-f]{16}",
 
 
-# The other network specs' modules, which no job of this configuration runs (see
+# The other networks' builder modules, which no job of this configuration runs (see
 # pcgc.spec.provenance.unused_spec_modules).
-UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], MODELS)
+UNUSED_SPEC_MODULES = unused_spec_modules(config["model"]["spec"], NETWORKS)
 
 
 def script_code(script):

@@ -6,7 +6,7 @@
 # extraction.chunk_size. So the chunk size, like the device and batch size, reruns nothing.
 
 SWEEPS = config["sweeps"]
-HAS_FEEDBACK = MODELS[config["model"]["spec"]].has_feedback
+HAS_FEEDBACK = NETWORKS[config["model"]["spec"]].has_feedback
 # The scores every chunk computes on the device (scores.sweep_metrics at their parameters).
 SWEEP_SCORES = [score.as_dict() for score in configured_scores(config["scores"], config["scores"]["sweep_metrics"])]
 SWEEP_CELLS = {name: sweep_cells(sweep, HAS_FEEDBACK) for name, sweep in SWEEPS.items()}

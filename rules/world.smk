@@ -1,14 +1,16 @@
 # The world the analysis runs on: images with masks, and the network's weights.
 #   demo:       both are built here, offline: a synthetic dataset in the ImageNet-S format and a
 #               `mini` PVGG trained on it.
-#   imagenet_s: the user's copy of ImageNet-S, and the published PVGG16 weights (fetch_weights).
+#   imagenet_s: the user's copy of ImageNet-S, and the network's published weights (fetch_weights).
 
-# File names and PCoder counts are pcgc.spec.networks's (also read by the fetch and the training).
-MINI = MODELS["mini"]
-PVGG16 = MODELS["pvgg16"]
+# File names come from the networks' records (pcgc.spec.networks), as the fetch and the training
+# read them: `mini` is the network the demo trains, FETCHED the one whose published weights
+# fetch_weights gets (model.spec in the ImageNet-S world).
+MINI = NETWORKS["mini"]
+FETCHED = fetched_network(config["model"]["spec"])
 DEMO_WORLD = f"{RESULTS}/world"
 DEMO_WEIGHTS = f"{RESULTS}/weights"
-PVGG16_WEIGHTS = config["weights"]["directory"]
+FETCHED_WEIGHTS = config["weights"]["directory"]
 
 if config["world"] == "demo":
     WORLD = {
@@ -30,9 +32,9 @@ else:
     # mirror, an edit to the fetch code) reruns nothing, and identity.json (rule weights_identity),
     # which changes, and reruns them, only when what fixes the content changes.
     WEIGHTS = {
-        "backbone": ancient(f"{PVGG16_WEIGHTS}/{PVGG16.backbone_file()}"),
-        "pmodules": [ancient(f"{PVGG16_WEIGHTS}/{name}") for name in PVGG16.pmodule_files()],
-        "identity": [f"{PVGG16_WEIGHTS}/identity.json"],
+        "backbone": ancient(f"{FETCHED_WEIGHTS}/{FETCHED.backbone_file()}"),
+        "pmodules": [ancient(f"{FETCHED_WEIGHTS}/{name}") for name in FETCHED.pmodule_files()],
+        "identity": [f"{FETCHED_WEIGHTS}/identity.json"],
     }
 
 
@@ -79,9 +81,9 @@ rule train_demo:
 
 rule fetch_weights:
     output:
-        backbone=f"{PVGG16_WEIGHTS}/{PVGG16.backbone_file()}",
-        pmodules=[f"{PVGG16_WEIGHTS}/{name}" for name in PVGG16.pmodule_files()],
-        manifest=f"{PVGG16_WEIGHTS}/manifest.json",
+        backbone=f"{FETCHED_WEIGHTS}/{FETCHED.backbone_file()}",
+        pmodules=[f"{FETCHED_WEIGHTS}/{name}" for name in FETCHED.pmodule_files()],
+        manifest=f"{FETCHED_WEIGHTS}/manifest.json",
     log:
         log_path("fetch_weights"),
     benchmark:
@@ -102,7 +104,7 @@ rule fetch_weights:
 
 rule weights_identity:
     output:
-        diagnostic_report(f"{PVGG16_WEIGHTS}/identity.json", "weights_identity", "Weights"),
+        diagnostic_report(f"{FETCHED_WEIGHTS}/identity.json", "weights_identity", "Weights"),
     log:
         log_path("weights_identity"),
     benchmark:

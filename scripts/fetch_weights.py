@@ -1,15 +1,18 @@
-"""Snakemake job: fetch and verify the published PVGG16 weights."""
+"""Snakemake job: fetch and verify the published weights of the configured network."""
 
 from pathlib import Path
 
+from pcgc.spec.networks import fetched_network
 from pcgc.stages import run_job
 from pcgc.storage.fetch import Source, fetch_weights
 
 
 def main() -> None:
+    # The validated config names every source in full (pcgc.spec.config.weight_sources).
     settings = snakemake.config["weights"]
     fetch_weights(
         Path(snakemake.output.manifest).parent,
+        fetched_network(snakemake.config["model"]["spec"]),
         backbone=Source(**settings["backbone"]),
         feedback_archive=Source(**settings["feedback_archive"]),
         timeout=settings["timeout"],

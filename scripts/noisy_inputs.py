@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from pcgc.spec.networks import MODELS
+from pcgc.spec.networks import NETWORKS
 from pcgc.stages import run_job
 from pcgc.stages.noisy_inputs import write_inputs
 
 
 def main() -> None:
-    model = MODELS[snakemake.params.spec]
+    model = NETWORKS[snakemake.params.spec]
     mean, std = model.mean, model.std
     write_inputs(
         Path(snakemake.input.selection),

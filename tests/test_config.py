@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from pcgc.cli import main as cli
 from pcgc.spec.config import ConfigError, sigma_label, validate_config
@@ -20,7 +21,7 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["hyperparameters"]["hps_0"]["alpha"].pop(), r"hyperparameters\.hps_0\.alpha: 4 values, but model mini has 5 PCoders"),
         (lambda c: c["hyperparameters"]["hps_0"]["beta"].__setitem__(2, 1.5), r"hyperparameters\.hps_0\.beta\[2\]: 1\.5 is greater than the maximum of 1"),
         (lambda c: c["noise"].__setitem__("sigmas", [-0.1]), r"noise\.sigmas\[0\]: -0\.1 is less than the minimum of 0"),
-        (lambda c: c["model"].__setitem__("spec", "vgg19"), r"model\.spec: 'vgg19' is not one of"),
+        (lambda c: c["model"].__setitem__("spec", "vgg19"), r"model\.spec: 'vgg19' is not one of the networks mini, pvgg16"),
         (lambda c: c["model"].__setitem__("spec", "pvgg16"), r"model\.spec: the demo world trains the `mini` network"),
         (lambda c: c["dynamics"].pop("timesteps"), r"dynamics\.timesteps: missing \(required key\)"),
         (lambda c: c["scores"].__setitem__("thershold", 0.5), r"scores\.thershold: unknown key"),
@@ -47,7 +48,14 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["figures"]["fig2"].__setitem__("parameter", 0.3), r"figures\.fig2\.parameter: 0\.3 is not one of scores\.thresholds \[0\.5\] \(metric iou\)"),
         (lambda c: c["selection"].__setitem__("n_images", 10_000), r"selection\.n_images: 10000 images asked for, but the demo world has only"),
         (lambda c: c["selection"].__setitem__("crop", 128), r"selection\.crop: 128 is larger than selection\.resize"),
-        (lambda c: c["weights"]["backbone"].__setitem__("path", "/tmp/vgg16.pth"), r"weights\.backbone: give exactly one of url and path"),
+        (lambda c: c["weights"].__setitem__("backbone", {"url": "https://h/vgg16-397923af.pth", "path": "/tmp/vgg16.pth"}), r"weights\.backbone: give exactly one of url and path, or null"),
+        (lambda c: c["weights"].__setitem__("feedback_archive", {"sha256": "a" * 64}), r"weights\.feedback_archive: give exactly one of url and path, or null .*got url=None, path=None"),
+        (lambda c: c["weights"].__setitem__("backbone", {"path": "/data/vgg16.pth", "sha256": "397923af"}), r"weights\.backbone\.sha256: '397923af' does not match"),
+        (lambda c: c["weights"].__setitem__("backbone", {"path": "/data/vgg16.pth", "md5": "x"}), r"weights\.backbone\.md5: unknown key"),
+        (lambda c: c["weights"].__setitem__("backbone", "https://h/vgg16-397923af.pth"), r"weights\.backbone: 'https://h/vgg16-397923af.pth' is not of type 'object', 'null'"),
+        (lambda c: c["weights"].__setitem__("backbone", {"url": "ftp://h/vgg16-397923af.pth"}), r"weights\.backbone\.url: 'ftp://h/vgg16-397923af.pth' does not match"),
+        (lambda c: c["weights"].__setitem__("backbone", {"path": "/data/vgg16.pth", "sha256": "a" * 64}), None),
+        (lambda c: c.update(world="imagenet_s"), r"model\.spec: ImageNet-S runs a network with published weights \(pvgg16\), not 'mini'"),
         (lambda c: c["extraction"].__setitem__("device", "gpu"), r"extraction\.device: 'gpu' does not match"),
         (lambda c: c["extraction"].__setitem__("chunk_size", 0), r"extraction\.chunk_size: 0 is less than the minimum of 1"),
         (lambda c: c["extraction"].__setitem__("memory_format", "nhwc"), r"extraction\.memory_format: 'nhwc' is not one of \['contiguous', 'channels_last'\]"),
@@ -80,6 +88,34 @@ def test_invalid_values_name_their_key(edit, message):
         return
     with pytest.raises(ConfigError, match=message):
         validate_config(config)
+
+
+# What the `weights` section of config.yaml and config/paper.yaml named before it deferred to the
+# network's record: the sources, and so rule weights_identity's identity.json, must stay the same.
+PUBLISHED = {
+    "backbone": {"url": "https://download.pytorch.org/models/vgg16-397923af.pth", "path": None, "sha256": None},
+    "feedback_archive": {"url": "https://www.dropbox.com/s/8lzp6wfo6n3bymk/weights_pvgg16_imagenet.zip?dl=1", "path": None, "sha256": None},
+}
+
+
+@pytest.mark.parametrize("configfile", ["config.yaml", "config/paper.yaml"])
+def test_null_weight_sources_are_the_records(configfile):
+    config = yaml.safe_load((REPO / configfile).read_text())
+    assert (config["weights"]["backbone"], config["weights"]["feedback_archive"]) == (None, None)
+    validated = validate_config(config)
+    assert {role: validated["weights"][role] for role in PUBLISHED} == PUBLISHED
+    assert config["weights"]["backbone"] is None  # the caller's configuration is left as it was
+    assert validated["weights"]["directory"] == "resources/weights/pvgg16"
+
+
+def test_a_given_weight_source_is_completed_not_replaced():
+    config = default_config()
+    config["weights"]["backbone"] = {"path": "/mirror/vgg16.pth", "sha256": "A" * 64}
+    validated = validate_config(config)
+    assert validated["weights"]["backbone"] == {"url": None, "path": "/mirror/vgg16.pth", "sha256": "A" * 64}
+    assert validated["weights"]["feedback_archive"] == PUBLISHED["feedback_archive"]
+    # As the Snakefile validates: validating a validated configuration changes nothing.
+    assert validate_config(validated) == validated
 
 
 def test_figures_and_sweeps_may_be_left_out():

@@ -10,6 +10,8 @@ from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.networks import build_network
 from pcgc.spec.hyperparameters import HyperParameters
 
+pytestmark = pytest.mark.slow  # every test uses PVGG16 at full size
+
 
 @pytest.fixture(scope="module")
 def pvgg16():
@@ -26,7 +28,7 @@ def test_pvgg16_pieces_in_gmacs(pvgg16):
     assert model.stages[4] * 1e9 == 3 * 14**2 * 512 * 512 * 9
     assert model.predictors[0] * 1e9 == 224**2 * 64 * 3 * 5**2
     assert model.predictors[2] * 1e9 == 56**2 * 256 * 128 * 14**2
-    # The table of the cost model (README), rounded
+    # The table of the cost model (docs/experiments.md, "The cost model"), rounded
     assert model.stages == pytest.approx((1.94, 2.77, 4.62, 4.62, 1.39), abs=0.01)
     assert model.predictors == pytest.approx((0.24, 10.3, 20.1, 20.1, 10.1), abs=0.05)
     assert model.head == pytest.approx((25088 * 4096 + 4096 * 4096 + 4096 * 1000) / 1e9)

@@ -2,7 +2,8 @@
 
 Its network must classify held-out clean images at >= 90% top-1, and its t = 0 Grad-CAM must reach
 a mean IoU of >= 0.3 on clean images (the paper's level on real data). The run is the Quickstart's
-first command, so it also checks that it draws Figures 1-4. About 7 minutes on 2 CPUs.
+first command, so it also checks that it draws Figures 1-4; it takes as long as the demo
+(docs/demo.md, "Run time").
 """
 
 from __future__ import annotations

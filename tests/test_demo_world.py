@@ -275,6 +275,7 @@ def _network_batch(config: DemoWorldConfig, stream: int, per_class: int):
     return (x - mean) / std, torch.tensor(labels)
 
 
+@pytest.mark.slow
 def test_mini_network_learns_the_shapes():
     """A short training of the demo network must get well above chance on held-out images: the
     class is in the pixels, and nothing but the shape carries it. (Measured: 82-95% for training

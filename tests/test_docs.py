@@ -1,8 +1,13 @@
-"""Every reference in the project's text resolves inside the repository.
+"""Every reference in the project's text resolves inside the repository, and the README and docs/
+keep their shape.
 
 A user who clones pcgc has the repository and nothing else, so the README, docs/, docstrings and
-comments may only point at files, sections and anchors that exist in it. The checks run over
-every tracked text file and are themselves tested on a small tree with known faults.
+comments may only point at files, sections and anchors that exist in it. The README is the short
+overview (at most README_MAX_LINES lines, the Quickstart's two commands unchanged, a link to every
+docs/ page through docs/README.md); the docs/ pages are the reference and never send a reader back
+to it. CITATION.cff cites pcgc and the two works it builds on. The checks run over every text file
+git tracks or would track (untracked files that .gitignore does not exclude) and are themselves
+tested on small trees with known faults.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,16 +32,26 @@ _DOCS_MENTION = re.compile(r"(?<![\w./-])docs/[\w./-]*\w")
 _SECTION_REFERENCE = re.compile(r"\b(README(?:\.md)?|docs/[\w.-]+\.md),\s*\"([^\"]+)\"")
 _SKIPPED_DIRS = {".git", ".venv", "venv", "results", "resources", ".snakemake", "__pycache__", "build", "dist", ".pytest_cache"}
 
+README_MAX_LINES = 200
+RECIPE_MAX_LINES = 10
+# The Quickstart's two commands, which must work unchanged from a fresh clone: the README holds
+# them byte for byte, each on a line of its own.
+QUICKSTART_COMMANDS = (
+    "python3.11 -m venv .venv && .venv/bin/pip install -c constraints.txt -e . && .venv/bin/snakemake --cores 2",
+    "python3.11 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]' && .venv/bin/python -m pytest",
+)
+
 
 # -- what the checks read ---------------------------------------------------------------------------
 
 
 def project_files(root: Path) -> list[Path]:
-    """The repository's tracked files (or, outside a git checkout, every file outside build, cache
-    and data folders)."""
+    """The repository's files: tracked, or untracked and not ignored, so that a new page is checked
+    before it is committed (outside a git checkout, every file outside build, cache and data
+    folders)."""
     try:
         listing = subprocess.run(
-            ["git", "ls-files", "-z"],
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
             cwd=root, capture_output=True, check=True,
         ).stdout.decode()
         names = [name for name in listing.split("\0") if name]
@@ -169,13 +185,116 @@ def missing_sections(files: dict[Path, str], root: Path) -> tuple[list[str], int
     return problems, checked
 
 
+def _docs_pages(files: dict[Path, str], root: Path) -> dict[Path, str]:
+    return {path: text for path, text in files.items() if path.parent == root / "docs" and path.suffix == ".md"}
+
+
+def links_back_to_the_readme(files: dict[Path, str], root: Path) -> list[str]:
+    """Places where a docs/ page sends the reader back to the top-level README: a link or image
+    that resolves to it, or a section reference that names it (as `missing_sections` reads them)."""
+    problems = []
+    top = (root / "README.md").resolve()
+    for path, text in _docs_pages(files, root).items():
+        for number, line in _prose_lines(text):
+            for target in [m.group(1) for m in _LINK.finditer(line)] + [m.group(1) for m in _IMAGE.finditer(line)]:
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                    continue
+                file_part = target.partition("#")[0]
+                if file_part and (path.parent / file_part).resolve() == top:
+                    problems.append(f"{path.relative_to(root)}:{number}: links to the README: {target}")
+        for number, line in enumerate(text.splitlines(), start=1):
+            for document, section in _SECTION_REFERENCE.findall(line):
+                if document.startswith("README"):
+                    problems.append(f"{path.relative_to(root)}:{number}: refers to the README's section {section!r}")
+    return problems
+
+
+def pages_missing_from_the_index(files: dict[Path, str], root: Path) -> list[str]:
+    """docs/ pages that docs/README.md does not link (by a link that resolves to the page)."""
+    index = files.get(root / "docs" / "README.md")
+    if index is None:
+        return ["docs/README.md does not exist"]
+    linked = set()
+    for _, line in _prose_lines(index):
+        for target in (m.group(1) for m in _LINK.finditer(line)):
+            file_part = target.partition("#")[0]
+            if file_part and not re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                linked.add((root / "docs" / file_part).resolve())
+    return [
+        f"docs/README.md does not link {path.name}"
+        for path in sorted(_docs_pages(files, root))
+        if path.name != "README.md" and path.resolve() not in linked
+    ]
+
+
+def readme_shape_problems(readme: str) -> list[str]:
+    """What keeps the README from being the short overview: too many lines, a Quickstart command
+    missing or changed, a recipe longer than RECIPE_MAX_LINES lines."""
+    problems = []
+    lines = readme.splitlines()
+    if len(lines) > README_MAX_LINES:
+        problems.append(f"README.md has {len(lines)} lines, more than {README_MAX_LINES}")
+    for command in QUICKSTART_COMMANDS:
+        if command not in lines:
+            problems.append(f"README.md lacks the Quickstart command, unchanged: {command}")
+    # A recipe: a level-3 section under "## Recipes", from its heading to the next heading.
+    recipes: dict[str, list[str]] = {}
+    current, in_recipes, fenced = None, False, False
+    for line in lines:
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            current, in_recipes = None, line.strip() == "## Recipes"
+            continue
+        elif not fenced and line.startswith("### "):
+            current = line[4:].strip() if in_recipes else None
+            if current is not None:
+                recipes[current] = []
+            continue
+        if current is not None:
+            recipes[current].append(line)
+    for name, body in recipes.items():
+        length = len("\n".join(body).strip("\n").splitlines())
+        if length > RECIPE_MAX_LINES:
+            problems.append(f"README.md: the recipe {name!r} has {length} lines, more than {RECIPE_MAX_LINES}")
+    return problems
+
+
+def citation_problems(text: str) -> list[str]:
+    """What a CITATION.cff lacks: valid YAML in CFF 1.2.0 with a message, title, authors, version
+    and licence, and references to the ESANN 2025 paper and to Predify (NeurIPS 2021)."""
+    try:
+        cff = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return [f"CITATION.cff is not valid YAML: {error}"]
+    if not isinstance(cff, dict):
+        return ["CITATION.cff is not a mapping"]
+    problems = [f"CITATION.cff lacks {key!r}" for key in ("message", "title", "authors", "version", "license") if not cff.get(key)]
+    if cff.get("cff-version") != "1.2.0":
+        problems.append(f"CITATION.cff: cff-version {cff.get('cff-version')!r}, expected '1.2.0'")
+    references = cff.get("references") or []
+
+    def cited(year: int, *words: str) -> bool:
+        return any(
+            isinstance(reference, dict) and reference.get("year") == year and reference.get("authors")
+            and all(word.lower() in yaml.safe_dump(reference).lower() for word in words)
+            for reference in references
+        )
+
+    if not cited(2025, "ESANN", "predictive coding", "explainability"):
+        problems.append("CITATION.cff does not reference the ESANN 2025 paper")
+    if not cited(2021, "Predify", "Neural Information Processing Systems"):
+        problems.append("CITATION.cff does not reference Predify (NeurIPS 2021)")
+    return problems
+
+
 # -- the repository -----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[Path, str]:
     found = text_files(ROOT)
-    assert ROOT / "README.md" in found and ROOT / "pcgc" / "dynamics.py" in found, "the file listing missed the project"
+    assert ROOT / "README.md" in found and ROOT / "pcgc" / "compute" / "dynamics.py" in found, "the file listing missed the project"
     return found
 
 
@@ -221,13 +340,25 @@ def test_every_file_and_test_the_docs_name_exists(files):
 
 
 def test_every_docs_page_is_reachable_from_the_readme(files):
-    pages = sorted(p for p in files if p.parent == ROOT / "docs" and p.suffix == ".md")
-    assert pages, "docs/ has no pages"
-    index = files[ROOT / "docs" / "README.md"]
-    readme = files[ROOT / "README.md"]
-    assert "(docs/README.md)" in readme
-    unlinked = [p.name for p in pages if p.name != "README.md" and f"]({p.name})" not in index]
-    assert unlinked == [], f"docs/README.md does not link {unlinked}"
+    pages = _docs_pages(files, ROOT)
+    assert len(pages) >= 5, "docs/ has too few pages: the listing is broken"
+    assert "(docs/README.md)" in files[ROOT / "README.md"]
+    assert pages_missing_from_the_index(files, ROOT) == []
+
+
+def test_docs_pages_do_not_send_readers_back_to_the_readme(files):
+    assert links_back_to_the_readme(files, ROOT) == []
+
+
+def test_the_readme_is_a_short_overview_with_the_quickstart_unchanged(files):
+    assert readme_shape_problems(files[ROOT / "README.md"]) == []
+
+
+def test_the_citation_file_cites_pcgc_and_the_works_it_builds_on(files):
+    assert ROOT / "CITATION.cff" in files, "CITATION.cff is missing"
+    assert citation_problems(files[ROOT / "CITATION.cff"]) == []
+    licence = files.get(ROOT / "LICENSE", "")
+    assert licence.startswith("MIT License") and "pcgc contributors" in licence
 
 
 # -- the checks themselves, on a tree with known faults ------------------------------------------------
@@ -275,3 +406,38 @@ def test_the_checks_find_each_kind_of_broken_reference(tmp_path):
 def test_anchors_follow_githubs_rule():
     text = "# A title\n## Figures 1, 3, 4\n## What reruns\n## What reruns\n```\n# not a heading\n```\n## `code` and [a link](x.md)\n"
     assert anchors(text) == {"a-title", "figures-1-3-4", "what-reruns", "what-reruns-1", "code-and-a-link"}
+
+
+def test_the_shape_checks_find_each_fault(tmp_path):
+    (tmp_path / "docs").mkdir()
+    _write(tmp_path / "README.md", "# Tool\n\n## Usage\n")
+    _write(tmp_path / "docs" / "README.md", "# Index\n\n[listed](listed.md), [top](../README.md)\n")
+    _write(tmp_path / "docs" / "listed.md", "# Listed\n\nSee [the overview](../README.md#usage) and (README, @Usage@).\n")
+    _write(tmp_path / "docs" / "orphan.md", "# Orphan\n\nThe index of this folder: [index](README.md).\n")
+    files = text_files(tmp_path)
+
+    back = links_back_to_the_readme(files, tmp_path)
+    assert len(back) == 3 and sum("listed.md" in p for p in back) == 2 and sum("docs/README.md" in p for p in back) == 1
+    assert pages_missing_from_the_index(files, tmp_path) == ["docs/README.md does not link orphan.md"]
+    assert pages_missing_from_the_index({}, tmp_path) == ["docs/README.md does not exist"]
+
+    good = "# Tool\n\n## Quickstart\n\n" + "\n".join(QUICKSTART_COMMANDS) + "\n\n## Recipes\n\n### Short\n\nrun it\n"
+    assert readme_shape_problems(good) == []
+    changed = good.replace("--cores 2", "--cores 4")
+    assert [p.split(":")[0] for p in readme_shape_problems(changed)] == ["README.md lacks the Quickstart command, unchanged"]
+    assert "more than 200" in " ".join(readme_shape_problems(good + "line\n" * README_MAX_LINES))
+    long_recipe = good + "step\n" * RECIPE_MAX_LINES
+    assert ["recipe 'Short'" in p for p in readme_shape_problems(long_recipe)] == [True]
+    assert len(readme_shape_problems(good + "\n## After\n\n### Not a recipe\n" + "x\n" * 20)) == 0
+
+
+def test_the_citation_check_finds_each_fault():
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation_problems(yaml.safe_dump(cff)) == []
+    assert citation_problems("cff-version: [unclosed") != []
+    without_predify = dict(cff, references=[r for r in cff["references"] if "Predify" not in r["title"]])
+    assert citation_problems(yaml.safe_dump(without_predify)) == ["CITATION.cff does not reference Predify (NeurIPS 2021)"]
+    without_paper = dict(cff, references=[r for r in cff["references"] if r["year"] != 2025])
+    assert citation_problems(yaml.safe_dump(without_paper)) == ["CITATION.cff does not reference the ESANN 2025 paper"]
+    assert citation_problems(yaml.safe_dump(dict(cff, **{"cff-version": "1.1.0"}))) != []
+    assert citation_problems(yaml.safe_dump({k: v for k, v in cff.items() if k != "message"})) == ["CITATION.cff lacks 'message'"]

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from pcgc.compute.dynamics import Coefficients, PCDynamics, receptive_count
-from pcgc.compute.networks import PCoderSpec, PredictiveCodingNetwork, build_network
+from pcgc.compute.networks import PredictiveCodingNetwork, build_network
 from pcgc.spec.hyperparameters import HyperParameters
+from pcgc.spec.networks import PCoderSpec
 from tests.conftest import random_mini
 
 HPS_0 = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.05, 0.1, 0.1, 0.1, 0.0), (0.01,) * 5)
@@ -37,6 +38,7 @@ def test_t0_is_the_plain_backbone(mini):
     torch.testing.assert_close(readout.logits.detach(), expected, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_t0_is_torchvision_vgg16_for_pvgg16():
     torch.manual_seed(1)
     net = build_network("pvgg16", 1000)
@@ -86,7 +88,7 @@ def tiny_network() -> PredictiveCodingNetwork:
         stages=[stage1, stage2],
         head=nn.Flatten(1),
         pmodules=[Scale(0.5), Scale(0.25)],
-        pcoders=[PCoderSpec("0", True, 0, 0, 0), PCoderSpec("1", False, 0, 0, 0)],
+        pcoders=[PCoderSpec("0", True), PCoderSpec("1", False)],
         num_classes=4,
         input_size=2,
         mean=(0.0,),
@@ -295,6 +297,7 @@ WORK_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("diagnostics", [True, False])
 @pytest.mark.parametrize("name", sorted(WORK_CASES))
 def test_skipping_unneeded_work_changes_no_number(mini, name, diagnostics):

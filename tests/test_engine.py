@@ -42,6 +42,7 @@ def collect(engine: Engine, x, targets, configurations, timesteps=3) -> dict[tup
     return rows
 
 
+@pytest.mark.slow
 def test_every_configuration_on_every_image_equals_its_own_run(setting):
     dynamics, x, targets = setting
     rows = collect(Engine(dynamics, batch_size=6, diagnostics=True), x, targets, CONFIGURATIONS)
@@ -73,6 +74,7 @@ def test_t0_is_computed_once_and_identical_for_every_configuration(setting):
             assert torch.equal(rows[(c, i)]["cam_raw"][0], first)
 
 
+@pytest.mark.slow
 def test_how_configurations_are_split_into_runs_changes_no_number(setting):
     dynamics, x, targets = setting
     engine = Engine(dynamics, batch_size=9, diagnostics=False)  # three configurations per device batch

@@ -68,6 +68,7 @@ def assert_equal_within_rounding(path, default_path, attribute: str, value: str,
         assert not np.array_equal(other["prediction_error"][:, 1:], default["prediction_error"][:, 1:])
 
 
+@pytest.mark.slow
 def test_an_extraction_through_inductor_equals_the_eager_one_and_says_how_it_ran(files, default_run, tmp_path):
     # About half a minute on 2 CPU cores: TorchInductor compiles the timestep and its last step.
     compiled = extracted(files, tmp_path, compile_mode="inductor")

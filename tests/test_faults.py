@@ -297,6 +297,7 @@ def files_from_argv(arguments: list[str]) -> dict:
 
 
 # 16 KiB: room for the first finished batches, not for the extraction file or all of the chunk's batches.
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["run_extract", "run_sweep_chunk"])
 def test_a_full_output_folder_is_named_and_nothing_half_written_is_left(files, tmp_path, stage):
     """In a subprocess: HDF5 (1.14 in h5py 3) crashes the interpreter at exit after a write failed
@@ -340,6 +341,7 @@ train_demo_network(world, demo_wnids(TRAINING_WORLD.num_classes), Geometry(resiz
 """
 
 
+@pytest.mark.slow
 def test_training_killed_while_writing_its_weights_leaves_only_complete_files(tmp_path):
     world, out = tmp_path / "world", tmp_path / "weights"
     generate_demo_world(world, TRAINING_WORLD)

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from pcgc.spec.networks import pmodule_filename
+from pcgc.spec.networks import NETWORKS, pmodule_filename
 from pcgc.storage.fetch import (
-    DEFAULT_SOURCES,
     FetchError,
     Source,
-    download,
-    extract_pmodules,
+    _download,
+    _extract_members,
     fetch_weights,
+    published_sources,
     sha256_file,
     sha256_prefix_from_name,
 )
@@ -60,10 +60,11 @@ def assert_nothing_left(out: Path, *, except_names: set[str] = frozenset()) -> N
 # ------------------------------------------------------------------------------------ fetch_weights
 
 
+@pytest.mark.slow
 def test_fetch_success_then_rerun_is_an_offline_recheck(server, weights, out):
     backbone, archive = serve_weights(server, weights)
 
-    manifest = fetch_weights(out, backbone=backbone, feedback_archive=archive, progress=False)
+    manifest = fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, progress=False)
 
     expected_names = {"vgg16_imagenet1k_v1.pth", "manifest.json", *PMODULE_NAMES}
     assert {p.name for p in out.iterdir()} == expected_names  # archive and .part files are gone
@@ -84,7 +85,7 @@ def test_fetch_success_then_rerun_is_an_offline_recheck(server, weights, out):
 
     # Same sources again: files are re-hashed against the manifest, nothing is downloaded.
     requests_before = len(server.log)
-    assert fetch_weights(out, backbone=backbone, feedback_archive=archive, progress=False) == manifest
+    assert fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, progress=False) == manifest
     assert len(server.log) == requests_before
 
     # A file that changed after the verified fetch is reported, not silently refetched.
@@ -94,14 +95,15 @@ def test_fetch_success_then_rerun_is_an_offline_recheck(server, weights, out):
         f.seek(-1, os.SEEK_END)
         f.write(bytes([last[0] ^ 0xFF]))
     with pytest.raises(FetchError, match=rf"{PMODULE_NAMES[0]}: changed since the verified fetch"):
-        fetch_weights(out, backbone=backbone, feedback_archive=archive, progress=False)
+        fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, progress=False)
 
 
+@pytest.mark.slow
 def test_fetch_from_local_path_and_file_url(weights, out):
     backbone = Source(path=str(weights["backbone"]), sha256=weights["backbone_sha"])
     archive = Source(url=weights["zip"].as_uri())
 
-    manifest = fetch_weights(out, backbone=backbone, feedback_archive=archive, progress=False)
+    manifest = fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, progress=False)
 
     assert manifest["backbone"]["source"]["path"] == str(weights["backbone"])
     assert sha256_file(out / "vgg16_imagenet1k_v1.pth") == weights["backbone_sha"]
@@ -109,34 +111,37 @@ def test_fetch_from_local_path_and_file_url(weights, out):
     assert weights["zip"].exists()  # a local archive is read in place, never deleted
 
 
+@pytest.mark.slow
 def test_fetch_backbone_hash_mismatch_keeps_only_verified_files(server, weights, out):
     backbone_url = server.add("/vgg16.pth", Route(file=weights["backbone"]))
     archive = Source(path=str(weights["zip"]))
     wrong = "0" * 64
 
     with pytest.raises(FetchError, match=rf"/vgg16.pth: sha256 mismatch: expected {wrong}, got {weights['backbone_sha']}"):
-        fetch_weights(out, backbone=Source(url=backbone_url, sha256=wrong), feedback_archive=archive, **FAST)
+        fetch_weights(out, "pvgg16", backbone=Source(url=backbone_url, sha256=wrong), feedback_archive=archive, **FAST)
 
     # The predictors were verified before the backbone was fetched, so they stay; nothing else does.
     assert {p.name for p in out.iterdir()} == set(PMODULE_NAMES)
 
 
+@pytest.mark.slow
 def test_fetch_archive_truncated_by_server(server, weights, out):
     cut = weights["zip"].stat().st_size // 2
     backbone, archive = serve_weights(server, weights, limit=cut)
 
     with pytest.raises(FetchError, match=r"weights_pvgg16_imagenet.zip: not a readable zip archive .*Truncated or corrupt"):
-        fetch_weights(out, backbone=backbone, feedback_archive=archive, **FAST)
+        fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, **FAST)
 
     assert_nothing_left(out)
     assert server.requests(f"/{weights['hashed_backbone'].name}") == []  # failed before the big download
 
 
+@pytest.mark.slow
 def test_fetch_wrong_shape_in_archive(server, weights, out):
     backbone, archive = serve_weights(server, weights, archive="wrong_zip")
 
     with pytest.raises(FetchError) as info:
-        fetch_weights(out, backbone=backbone, feedback_archive=archive, **FAST)
+        fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, **FAST)
 
     message = str(info.value)
     assert f"PCoder 5 predictor weights/{PMODULE_NAMES[4]} from {archive.url} failed verification" in message
@@ -145,13 +150,14 @@ def test_fetch_wrong_shape_in_archive(server, weights, out):
     assert {p.name for p in out.iterdir()} == set(PMODULE_NAMES[:4])  # verified ones stay
 
 
+@pytest.mark.slow
 def test_fetch_refuses_checkpoint_that_runs_code(server, weights, out):
     backbone, archive = serve_weights(server, weights, archive="evil_zip")
     marker = weights["marker"]
     assert not marker.exists()
 
     with pytest.raises(FetchError, match=rf"PCoder 5 predictor .*{PMODULE_NAMES[4]}: refused to load"):
-        fetch_weights(out, backbone=backbone, feedback_archive=archive, **FAST)
+        fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, **FAST)
 
     assert not marker.exists()
     assert not (out / PMODULE_NAMES[4]).exists()
@@ -161,11 +167,12 @@ def test_fetch_refuses_checkpoint_that_runs_code(server, weights, out):
     marker.unlink()
 
 
+@pytest.mark.slow
 def test_fetch_archive_missing_a_member(server, weights, out):
     backbone, archive = serve_weights(server, weights, archive="missing_zip")
 
     with pytest.raises(FetchError) as info:
-        fetch_weights(out, backbone=backbone, feedback_archive=archive, **FAST)
+        fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=archive, **FAST)
 
     message = str(info.value)
     holds = ", ".join(f"weights/{name}" for name in PMODULE_NAMES[:3])
@@ -173,23 +180,86 @@ def test_fetch_archive_missing_a_member(server, weights, out):
     assert_nothing_left(out)
 
 
+@pytest.mark.slow
 def test_fetch_needs_a_way_to_verify_the_backbone(server, weights, tmp_path):
     url = server.add("/vgg16.pth", Route(file=weights["backbone"]))
     with pytest.raises(FetchError, match=r"/vgg16.pth: cannot verify the backbone: give its sha256"):
-        fetch_weights(tmp_path, backbone=Source(url=url), feedback_archive=Source(path=str(weights["zip"])))
+        fetch_weights(tmp_path, "pvgg16", backbone=Source(url=url), feedback_archive=Source(path=str(weights["zip"])))
     assert server.log == []
 
 
+@pytest.mark.slow
 def test_fetch_missing_local_source(weights, tmp_path):
     with pytest.raises(FetchError, match=r"nowhere.zip: feedback_archive file not found"):
         fetch_weights(
             tmp_path,
+            "pvgg16",
             backbone=Source(path=str(weights["hashed_backbone"])),
             feedback_archive=Source(path=str(tmp_path / "nowhere.zip")),
         )
 
 
-# ---------------------------------------------------------------------------------------- download
+# ------------------------------------------------------------------ fetch_weights: the feedback archive
+
+
+@pytest.mark.slow
+def test_fetch_refuses_an_html_page_for_the_archive(server, weights, out):
+    backbone, _ = serve_weights(server, weights)
+    page = server.add("/share?dl=0", Route(data=b"<!DOCTYPE html><html></html>", content_type="text/html; charset=utf-8"))
+
+    with pytest.raises(FetchError, match=r"dl=0: the server sent an HTML page .*\?dl=1"):
+        fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=Source(url=page), **FAST)
+
+    assert_nothing_left(out)
+
+
+@pytest.mark.slow
+def test_fetch_archive_404_is_not_retried(server, weights, out):
+    backbone, _ = serve_weights(server, weights)
+    absent = Source(url=server.url("/absent.zip"))
+
+    with pytest.raises(FetchError, match=r"/absent.zip: HTTP error 404"):
+        fetch_weights(out, "pvgg16", backbone=backbone, feedback_archive=absent, progress=False, retries=3)
+
+    assert len(server.requests("/absent.zip")) == 1
+    assert_nothing_left(out)
+
+
+@pytest.mark.slow
+def test_fetch_archive_with_a_doubled_member(weights, out, tmp_path):
+    doubled = tmp_path / "doubled.zip"
+    with zipfile.ZipFile(weights["zip"]) as good, zipfile.ZipFile(doubled, "w") as zf:
+        for info in good.infolist():
+            zf.writestr(info, good.read(info))
+        zf.writestr(f"copy/{PMODULE_NAMES[2]}", good.read(f"weights/{PMODULE_NAMES[2]}"))
+
+    with pytest.raises(FetchError, match=rf"doubled.zip: ambiguous.*{PMODULE_NAMES[2]} at weights/{PMODULE_NAMES[2]}, copy/"):
+        fetch_weights(out, "pvgg16", backbone=Source(path=str(weights["hashed_backbone"])), feedback_archive=Source(path=str(doubled)), **FAST)
+
+    assert_nothing_left(out)
+
+
+@pytest.mark.slow
+def test_fetch_archive_sha256_is_checked_when_given(weights, out):
+    wrong = "1" * 64
+    with pytest.raises(FetchError, match=rf"good.zip: sha256 mismatch: expected {wrong}"):
+        fetch_weights(
+            out, "pvgg16",
+            backbone=Source(path=str(weights["hashed_backbone"])),
+            feedback_archive=Source(path=str(weights["zip"]), sha256=wrong),
+            **FAST,
+        )
+    assert_nothing_left(out)
+
+
+def test_a_network_trained_here_has_nothing_to_fetch(tmp_path):
+    with pytest.raises(ValueError, match=r"network 'mini' has no published weights to fetch .*networks with published weights: pvgg16"):
+        fetch_weights(tmp_path, "mini")
+    with pytest.raises(ValueError, match=r"unknown network 'vgg19'; known networks: mini, pvgg16"):
+        fetch_weights(tmp_path, "vgg19")
+
+
+# ------------------------------------------------------------------- the download fetch_weights runs
 
 DATA = os.urandom(3 * (1 << 20) + 12345)  # several read chunks, not a whole number of them
 
@@ -198,14 +268,14 @@ def test_download_verifies_hash_and_progress_goes_to_stderr(server, tmp_path, ca
     url = server.add("/vgg16-x.pth", Route(data=DATA))
     dest = tmp_path / "file.pth"
 
-    assert download(url, dest, expected_sha256_prefix=sha(DATA)[:8], retries=0) == dest
+    assert _download(url, dest, expected_sha256_prefix=sha(DATA)[:8], retries=0) == sha(DATA)
 
     assert dest.read_bytes() == DATA
     assert not dest.with_name("file.pth.part").exists()
     err = capsys.readouterr().err
     assert "file.pth" in err and "3.01M/3.01M" in err and "B/s" in err
     # Already there and matching: no new request.
-    download(url, dest, expected_sha256=sha(DATA), **FAST)
+    _download(url, dest, expected_sha256=sha(DATA), **FAST)
     assert len(server.log) == 1
 
 
@@ -217,7 +287,7 @@ def test_download_hash_mismatch_deletes_everything(server, tmp_path, kind):
     shown = "ab" * 32 if kind == "full" else "a digest starting abcdef01"
 
     with pytest.raises(FetchError, match=rf"/f.bin: sha256 mismatch: expected {shown}, got {sha(DATA)}"):
-        download(url, dest, **expected, **FAST)
+        _download(url, dest, **expected, **FAST)
 
     assert list(tmp_path.iterdir()) == []
 
@@ -225,7 +295,7 @@ def test_download_hash_mismatch_deletes_everything(server, tmp_path, kind):
 def test_download_404_is_not_retried(server, tmp_path):
     url = server.url("/absent.pth")
     with pytest.raises(FetchError, match=r"/absent.pth: HTTP error 404"):
-        download(url, tmp_path / "a.pth", progress=False, retries=3, retry_wait=0)
+        _download(url, tmp_path / "a.pth", progress=False, retries=3, retry_wait=0)
     assert len(server.log) == 1
     assert list(tmp_path.iterdir()) == []
 
@@ -233,7 +303,7 @@ def test_download_404_is_not_retried(server, tmp_path):
 def test_download_server_error_is_retried(server, tmp_path):
     url = server.add("/busy", Route(data=DATA, status=503))
     with pytest.raises(FetchError, match=r"/busy: download failed after 3 attempt\(s\): HTTP error 503"):
-        download(url, tmp_path / "b", progress=False, retries=2, retry_wait=0)
+        _download(url, tmp_path / "b", progress=False, retries=2, retry_wait=0)
     assert len(server.log) == 3
 
 
@@ -243,7 +313,7 @@ def test_download_dropped_connection_after_retries(server, tmp_path):
     dest = tmp_path / "drop.bin"
 
     with pytest.raises(FetchError) as info:
-        download(url, dest, expected_sha256=sha(DATA), progress=False, retries=2, retry_wait=0)
+        _download(url, dest, expected_sha256=sha(DATA), progress=False, retries=2, retry_wait=0)
 
     message = str(info.value)
     assert message.startswith(f"{url}: download failed after 3 attempt(s)")
@@ -259,10 +329,10 @@ def test_download_resumes_after_dropped_connection(server, tmp_path):
     dest = tmp_path / "flaky.bin"
 
     with pytest.raises(FetchError, match=rf"received {half} of {len(DATA)} bytes"):
-        download(url, dest, expected_sha256=sha(DATA), **FAST)
+        _download(url, dest, expected_sha256=sha(DATA), **FAST)
     assert not dest.exists()
 
-    download(url, dest, expected_sha256=sha(DATA), **FAST)
+    _download(url, dest, expected_sha256=sha(DATA), **FAST)
 
     assert dest.read_bytes() == DATA
     second = server.log[1]
@@ -274,10 +344,28 @@ def test_download_resumes_within_one_call(server, tmp_path):
     url = server.add("/flaky", Route(data=DATA, drop_after=half, drop_times=1))
     dest = tmp_path / "flaky.bin"
 
-    download(url, dest, expected_sha256=sha(DATA), progress=False, retries=1, retry_wait=0)
+    _download(url, dest, expected_sha256=sha(DATA), progress=False, retries=1, retry_wait=0)
 
     assert dest.read_bytes() == DATA
     assert [(e["range"], e["status"]) for e in server.log] == [(None, 200), (f"bytes={half}-", 206)]
+
+
+@pytest.mark.slow
+def test_fetch_resumes_a_backbone_download_cut_short(server, weights, out):
+    # The whole path: the first fetch keeps the backbone's .part, the second asks for the rest.
+    backbone_file = weights["hashed_backbone"]
+    half = backbone_file.stat().st_size // 2
+    url = server.add(f"/{backbone_file.name}", Route(file=backbone_file, drop_after=half, drop_times=1))
+    archive = Source(path=str(weights["zip"]))
+
+    with pytest.raises(FetchError, match=rf"received {half} of {backbone_file.stat().st_size} bytes.*kept in .*\.part for a resume"):
+        fetch_weights(out, "pvgg16", backbone=Source(url=url), feedback_archive=archive, **FAST)
+    assert (out / "vgg16_imagenet1k_v1.pth.part").stat().st_size == half
+
+    manifest = fetch_weights(out, "pvgg16", backbone=Source(url=url), feedback_archive=archive, **FAST)
+
+    assert manifest["backbone"]["sha256"] == weights["backbone_sha"]
+    assert [(e["range"], e["status"]) for e in server.requests(f"/{backbone_file.name}")] == [(None, 200), (f"bytes={half}-", 206)]
 
 
 def test_download_restarts_when_server_ignores_range(server, tmp_path):
@@ -285,7 +373,7 @@ def test_download_restarts_when_server_ignores_range(server, tmp_path):
     dest = tmp_path / "n.bin"
     dest.with_name("n.bin.part").write_bytes(b"stale bytes from elsewhere")
 
-    download(url, dest, expected_sha256=sha(DATA), **FAST)
+    _download(url, dest, expected_sha256=sha(DATA), **FAST)
 
     assert dest.read_bytes() == DATA
     assert [(e["range"], e["status"]) for e in server.log] == [("bytes=26-", 200)]
@@ -296,7 +384,7 @@ def test_download_restarts_when_part_is_not_resumable(server, tmp_path):
     dest = tmp_path / "f.bin"
     dest.with_name("f.bin.part").write_bytes(DATA + b"extra")  # longer than the file: 416
 
-    download(url, dest, expected_sha256=sha(DATA), **FAST)
+    _download(url, dest, expected_sha256=sha(DATA), **FAST)
 
     assert dest.read_bytes() == DATA
     assert [e["status"] for e in server.log] == [416, 200]
@@ -305,14 +393,14 @@ def test_download_restarts_when_part_is_not_resumable(server, tmp_path):
 def test_download_timeout(server, tmp_path):
     url = server.add("/slow", Route(data=DATA, stall=5))
     with pytest.raises(FetchError, match=r"/slow: download failed after 1 attempt\(s\): timed out after 0.3 s"):
-        download(url, tmp_path / "s.bin", timeout=0.3, **FAST)
+        _download(url, tmp_path / "s.bin", timeout=0.3, **FAST)
     assert not (tmp_path / "s.bin").exists()
 
 
 def test_download_refuses_html_page(server, tmp_path):
     url = server.add("/share?dl=0", Route(data=b"<!DOCTYPE html><html></html>", content_type="text/html; charset=utf-8"))
     with pytest.raises(FetchError, match=r"dl=0: the server sent an HTML page .*\?dl=1"):
-        download(url, tmp_path / "w.zip", **FAST)
+        _download(url, tmp_path / "w.zip", **FAST)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -320,10 +408,10 @@ def test_download_connection_refused(tmp_path):
     with FileServer() as s:
         url = s.url("/gone")
     with pytest.raises(FetchError, match=r"/gone: download failed after 1 attempt\(s\): could not connect"):
-        download(url, tmp_path / "g", **FAST)
+        _download(url, tmp_path / "g", **FAST)
 
 
-# ---------------------------------------------------------------------------------- extract_pmodules
+# ----------------------------------------------------------------- the extraction fetch_weights runs
 
 
 def _small_zip(path: Path, names: list[str]) -> Path:
@@ -333,21 +421,34 @@ def _small_zip(path: Path, names: list[str]) -> Path:
     return path
 
 
+def extracted(archive: Path, out_dir: Path, names: list[str] = PMODULE_NAMES, dest_names: list[str] | None = None) -> list[Path]:
+    return [path for _, path in _extract_members(archive, out_dir, names, dest_names)]
+
+
 def test_extract_finds_members_anywhere(tmp_path):
     archive = _small_zip(
         tmp_path / "a.zip",
         [f"deep/er/{n}" for n in PMODULE_NAMES[:2]] + PMODULE_NAMES[2:] + [f"__MACOSX/deep/._{PMODULE_NAMES[0]}"],
     )
-    paths = extract_pmodules(archive, tmp_path / "out")
+    paths = extracted(archive, tmp_path / "out")
     assert paths == [tmp_path / "out" / n for n in PMODULE_NAMES]
     assert paths[0].read_text() == f"content of deep/er/{PMODULE_NAMES[0]}"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(PMODULE_NAMES)
 
 
+def test_extract_renames_members_to_the_predictor_files(tmp_path):
+    # An archive whose members are named otherwise (a record's `members`): stored under pcgc's names.
+    members = [f"release/predictor_{n}.pth" for n in (1, 2)]
+    archive = _small_zip(tmp_path / "a.zip", members)
+    pairs = _extract_members(archive, tmp_path / "out", ["predictor_1.pth", "predictor_2.pth"], PMODULE_NAMES[:2])
+    assert pairs == [(member, tmp_path / "out" / name) for member, name in zip(members, PMODULE_NAMES[:2])]
+    assert pairs[1][1].read_text() == "content of release/predictor_2.pth"
+
+
 def test_extract_refuses_doubled_name(tmp_path):
     archive = _small_zip(tmp_path / "a.zip", PMODULE_NAMES + [f"copy/{PMODULE_NAMES[2]}"])
     with pytest.raises(FetchError, match=rf"a.zip: ambiguous.*{PMODULE_NAMES[2]} at {PMODULE_NAMES[2]}, copy/"):
-        extract_pmodules(archive, tmp_path / "out")
+        extracted(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -355,13 +456,13 @@ def test_extract_refuses_non_zip_and_names_html(tmp_path):
     junk = tmp_path / "junk.zip"
     junk.write_bytes(os.urandom(1000))
     with pytest.raises(FetchError, match=r"junk.zip: not a readable zip archive.*Truncated or corrupt"):
-        extract_pmodules(junk, tmp_path / "out")
+        extracted(junk, tmp_path / "out")
     page = tmp_path / "page.zip"
     page.write_text("<!DOCTYPE html><html><body>Dropbox</body></html>")
     with pytest.raises(FetchError, match=r"page.zip: not a readable zip archive.*HTML page"):
-        extract_pmodules(page, tmp_path / "out")
+        extracted(page, tmp_path / "out")
     with pytest.raises(FetchError, match=r"absent.zip: archive not found"):
-        extract_pmodules(tmp_path / "absent.zip", tmp_path / "out")
+        extracted(tmp_path / "absent.zip", tmp_path / "out")
 
 
 def test_extract_corrupt_member_leaves_nothing(tmp_path):
@@ -374,22 +475,26 @@ def test_extract_corrupt_member_leaves_nothing(tmp_path):
     raw[at] ^= 0xFF  # the fourth member no longer matches its CRC
     archive.write_bytes(bytes(raw))
     with pytest.raises(FetchError, match=rf"a.zip: cannot extract {PMODULE_NAMES[3]}.*CRC"):
-        extract_pmodules(archive, tmp_path / "out")
+        extracted(archive, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------ sources
 
 
-def test_default_sources_are_the_published_ones():
+def test_the_records_sources_are_the_published_ones():
     from torchvision.models import VGG16_Weights
 
-    backbone, archive = DEFAULT_SOURCES["backbone"], DEFAULT_SOURCES["feedback_archive"]
-    assert backbone.url == VGG16_Weights.IMAGENET1K_V1.url
+    record = NETWORKS["pvgg16"]
+    sources = published_sources(record)
+    backbone, archive = sources["backbone"], sources["feedback_archive"]
+    assert backbone.url == VGG16_Weights.IMAGENET1K_V1.url  # the record follows torchvision's own
     assert sha256_prefix_from_name(backbone.file_name()) == "397923af"
     assert archive.url.startswith("https://www.dropbox.com/")
-    assert archive.file_name() == "weights_pvgg16_imagenet.zip"
+    assert archive.file_name() == record.weights.feedback_archive.file == "weights_pvgg16_imagenet.zip"
     assert archive.url.endswith("?dl=1")  # the file, not Dropbox's preview page
+    assert backbone.sha256 is None and archive.sha256 is None  # neither publisher gives a full digest
+    assert published_sources(NETWORKS["mini"]) == {"backbone": None, "feedback_archive": None}
 
 
 def test_source_validation():
@@ -410,7 +515,7 @@ def test_source_validation():
 def test_verification_refuses_other_dtype(tmp_path):
     from pcgc.storage.fetch import _skeleton, _verify_checkpoint
 
-    pmodule = _skeleton("pvgg16").pmodules[0]
+    pmodule = _skeleton(NETWORKS["pvgg16"]).pmodules[0]
     path = tmp_path / PMODULE_NAMES[0]
     torch.save({"weight": torch.zeros(64, 3, 5, 5, dtype=torch.float64), "bias": torch.zeros(3)}, path)
     with pytest.raises(FetchError, match=rf"PCoder 1 failed verification: .*{path.name}: tensor dtypes do not match: weight: file torch.float64 vs model torch.float32"):

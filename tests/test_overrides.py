@@ -52,6 +52,7 @@ def test_a_wrong_override_names_its_key(entry, message):
         validate_config(overridden(entry))
 
 
+@pytest.mark.slow
 def test_overrides_through_snakemake(tmp_path):
     workdir = copy_workflow(tmp_path)
     configfile = workdir / "config.yaml"

@@ -45,6 +45,7 @@ def test_bf16_switches_autocast_on_only_inside():
     assert not torch.is_autocast_enabled("cpu")
 
 
+@pytest.mark.slow
 def test_bf16_results_are_float32_close_to_fp32_and_do_not_leak_between_batches(case):
     dynamics, x, targets = case
     configurations = [HPS, HyperParameters.uniform(5, 0.4, 0.5, 0.01)]
@@ -67,6 +68,7 @@ def test_bf16_results_are_float32_close_to_fp32_and_do_not_leak_between_batches(
         torch.testing.assert_close(reduced.prediction_error, reference.prediction_error, rtol=0.05, atol=0)
 
 
+@pytest.mark.slow
 def test_bf16_changes_mean_iou_by_little_on_a_fixed_case(case):
     dynamics, x, _ = case
     # The predicted class as the target (a random network's maps for other classes may be zero

@@ -37,15 +37,23 @@ def planned(workdir, configfile):
     return planned_jobs(workdir, configfile, REPLACE)
 
 
-def edited(workdir, configfile, module, addition="\nUNUSED_CONSTANT = 1\n"):
-    """The jobs planned with `addition` appended to `module` (a path under pcgc/), then undone."""
+def edited(workdir, configfile, module, addition="\nUNUSED_CONSTANT = 1\n", look=planned):
+    """The jobs planned with `addition` appended to `module` (a path under pcgc/), then undone
+    (`look`: what to ask Snakemake instead of the plan)."""
     source = workdir / "pcgc" / module
     original = source.read_text()
     try:
         source.write_text(original + addition)
-        return planned(workdir, configfile)
+        return look(workdir, configfile)
     finally:
         source.write_text(original)
+
+
+def planned_after_the_fetch(workdir, configfile):
+    """The jobs planned once fetch_weights has run: Snakemake plans the jobs that take its files
+    (as `ancient`) only then, so the plan leaves it out."""
+    others = ["weights_identity", "select_images", "noisy_inputs", *AFTER_THE_WEIGHTS]
+    return planned_jobs(workdir, configfile, REPLACE, "--allowed-rules", *others)
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +72,19 @@ def test_every_spelling_of_the_results_folder_reruns_alike(demo, spelling):
 
 
 def test_a_rule_reruns_when_a_module_its_script_imports_changes(demo):
-    # noisy_inputs' script takes each spec's mean and std from pcgc.spec.networks, not from its stage module.
+    # noisy_inputs' script takes each network's mean and std from pcgc.spec.networks, not from its stage module.
     assert "pcgc.spec.networks" in script_modules(REPO / "scripts/noisy_inputs.py")
     # pcgc.spec.networks reaches the selection too, through the geometry's default crop.
-    assert edited(*demo, "modelinfo.py") == {
+    assert edited(*demo, "spec/networks.py") == {
         "train_demo": 1, "select_images": 1, "noisy_inputs": 1, **AFTER_THE_WEIGHTS
     }
+
+
+def test_a_network_builder_reruns_the_jobs_that_build_that_network(demo):
+    # pcgc.compute.networks imports the builder its record names when it builds (importlib), which
+    # the fingerprints follow: mini's builder reruns the demo's training and what runs the network.
+    assert edited(*demo, "compute/networks/mini.py") == {"train_demo": 1, **AFTER_THE_WEIGHTS}
+    assert edited(*demo, "compute/networks/pvgg16.py") == {}
 
 
 def test_scheduler_resources_the_device_and_compilation_rerun_nothing(demo):
@@ -83,7 +98,7 @@ def test_scheduler_resources_the_device_and_compilation_rerun_nothing(demo):
 
 
 def test_a_module_no_script_imports_reruns_nothing_it_does_not_reach(demo):
-    assert edited(*demo, "bootstrap.py") == {"bootstrap": 2, "fig2": 1, "all": 1}
+    assert edited(*demo, "analysis/bootstrap.py") == {"bootstrap": 2, "fig2": 1, "all": 1}
     assert edited(*demo, "figures/heatmaps.py") == {}
 
 
@@ -139,9 +154,17 @@ def test_other_weights_rerun_everything_after_them(imagenet_s, role, source):
 
 def test_the_fetch_code_reruns_the_fetch_but_not_what_uses_the_weights(imagenet_s):
     workdir, configfile, _ = imagenet_s
-    assert edited(workdir, configfile, "fetch.py") == {"fetch_weights": 1}
+    assert edited(workdir, configfile, "storage/fetch.py") == {"fetch_weights": 1}
 
 
 def test_another_spec_reruns_nothing_of_pvgg16(imagenet_s):
     workdir, configfile, _ = imagenet_s
-    assert edited(workdir, configfile, "models/mini.py") == {}
+    assert edited(workdir, configfile, "compute/networks/mini.py") == {}
+
+
+def test_the_pvgg16_builder_reruns_what_builds_pvgg16(imagenet_s):
+    # The fetch builds PVGG16 to verify the files, so it reruns first; then what runs PVGG16.
+    workdir, configfile, _ = imagenet_s
+    assert edited(workdir, configfile, "compute/networks/pvgg16.py") == {"fetch_weights": 1}
+    assert edited(workdir, configfile, "compute/networks/pvgg16.py", look=planned_after_the_fetch) == AFTER_THE_WEIGHTS
+    assert edited(workdir, configfile, "compute/networks/mini.py", look=planned_after_the_fetch) == {}

@@ -86,6 +86,7 @@ def killed_run(files, out: Path, after_batches: int, code: str | None = None) ->
     sigkill_when(process, lambda: len(list(batches.glob("*.npz"))) >= after_batches, what="the job")
 
 
+@pytest.mark.slow
 def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_path, caplog):
     reference = tmp_path / "reference.h5"
     run(files, reference)
@@ -116,6 +117,7 @@ def test_a_killed_extraction_resumes_and_equals_an_uninterrupted_run(files, tmp_
 @pytest.mark.parametrize(
     "other", [{"timesteps": TIMESTEPS - 1}, {"cams": {"methods": ["gradcam", "eigencam", "hirescam"], "layers": ["top", "pcoder3"]}}]
 )
+@pytest.mark.slow
 def test_batches_of_other_settings_are_discarded_not_reused(files, tmp_path, caplog, other):
     out = tmp_path / "out.h5"
     killed_run(files, out, 2)
@@ -164,6 +166,7 @@ def chunk_batches() -> list[str]:
     return [batch_name(a, a + CHUNK_BATCH, b) for a in range(0, IMAGES, CHUNK_BATCH) for b in range(len(CONFIGURATIONS))]
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp_path, caplog):
     reference = tmp_path / "reference.h5"
     run_chunk(stage_network(files), **chunk_settings(reference))
@@ -187,6 +190,7 @@ def test_a_killed_sweep_chunk_resumes_and_equals_an_uninterrupted_run(files, tmp
     assert not out.with_name(out.name + ".batches").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_chunk_with_other_maps_kept_does_not_reuse_batches(files, tmp_path, caplog, monkeypatch):
     out = tmp_path / "out.h5"
     with monkeypatch.context() as patch:  # a run whose batches stay, as a killed run's would

@@ -48,6 +48,7 @@ def chunk(files, folder, name, configurations, *, batch_size=4, n_images="all", 
     return out
 
 
+@pytest.mark.slow
 def test_sweep_scores_equal_extract_and_score_for_each_configuration(files, tmp_path):
     # Sampled: frozen prefixes (PCoders 3 and 5 alone), lambda = 0 (no predictor above), the top
     # PCoder, shared configurations; split over two chunks. Every per-image metric, plus PxAP in
@@ -79,6 +80,7 @@ def test_sweep_scores_equal_extract_and_score_for_each_configuration(files, tmp_
     assert changed >= 4, "degenerate test: the dynamics should move the scores of most configurations"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [4, 12])  # 12: three configurations per device batch, padded
 def test_the_chunk_size_changes_no_number(files, tmp_path, batch_size):
     configurations = unique_configurations(SINGLE)[:7]
@@ -92,6 +94,7 @@ def test_the_chunk_size_changes_no_number(files, tmp_path, batch_size):
                 np.testing.assert_array_equal(h5[name][:], value[k : k + 3])
 
 
+@pytest.mark.slow
 def test_merge_and_summary(files, tmp_path):
     configurations = unique_configurations(SINGLE)
     paths = [
@@ -162,6 +165,7 @@ def test_an_image_without_its_object_stops_the_chunk_before_any_work(files, tmp_
     assert not (tmp_path / "objectless.h5").exists()
 
 
+@pytest.mark.slow
 def test_a_bf16_chunk_records_its_precision_and_stays_close_to_fp32(files, tmp_path):
     configurations = unique_configurations(SHARED)[:2]
     runs = {}

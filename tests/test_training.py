@@ -12,6 +12,8 @@ from pcgc.data.geometry import Geometry
 from pcgc.stages.train_demo import TRAINING_THREADS, TrainingConfig, train_demo_network
 from pcgc.storage.checkpoints import read_state_dict
 
+pytestmark = pytest.mark.slow  # trains the demo network twice
+
 WORLD = DemoWorldConfig(seed=1, num_classes=2, train_per_class=8, val_per_class=2, image_height=96, image_width=96)
 TRAINING = TrainingConfig(seed=0, epochs=2, batch_size=8, learning_rate=0.002, feedback_epochs=1, feedback_learning_rate=0.002)
 

@@ -26,7 +26,7 @@ def test_outputs_exist_with_their_documented_layout(workflow):
     workdir, _ = workflow
     results = workdir / "results/tiny"
     with h5py.File(results / "extract/hps_0/sigma0.h5") as h5:
-        # The default's CAMs: every method on the top layer and PCoder 4's (README, "CAM methods").
+        # The default's CAMs: every method on the top layer and PCoder 4's (docs/gradcam-and-scoring.md, "CAM methods").
         assert sorted(h5["cams"]) == sorted(METHODS)
         for method in METHODS:
             assert list(h5[f"cams/{method}"]) == ["pcoder4", "pcoder5"]

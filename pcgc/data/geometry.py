@@ -23,7 +23,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from pcgc.spec.networks import MODELS
+from pcgc.spec.networks import NETWORKS
 
 
 @dataclass(frozen=True)
@@ -89,4 +89,4 @@ class Geometry:
 
 
 # Predify's transform for PVGG16: Resize(224) + CenterCrop(224).
-PREDIFY_GEOMETRY = Geometry(resize=MODELS["pvgg16"].input_size, crop=MODELS["pvgg16"].input_size)
+PREDIFY_GEOMETRY = Geometry(resize=NETWORKS["pvgg16"].input_size, crop=NETWORKS["pvgg16"].input_size)

@@ -18,7 +18,7 @@ import yaml
 from pcgc.spec.hyperparameters import memory_weight_ok
 from pcgc.spec.layers import layer_index, layer_name
 from pcgc.spec.metrics import METRIC_KINDS, PARAMETER_KEYS
-from pcgc.spec.networks import MODELS
+from pcgc.spec.networks import NETWORKS, WEIGHT_ROLES, fetched_network
 from pcgc.spec.sweeps import grid_values, sweep_cells
 
 
@@ -96,8 +96,11 @@ def _schema_errors(config: Mapping) -> list[str]:
 
 
 def _semantic_errors(config: Mapping) -> list[str]:
+    if config["model"]["spec"] not in NETWORKS:
+        # Every other check needs the network's record.
+        return [f"model.spec: {config['model']['spec']!r} is not one of the networks {', '.join(sorted(NETWORKS))} (pcgc.spec.networks)"]
     messages = []
-    model = MODELS[config["model"]["spec"]]
+    model = NETWORKS[config["model"]["spec"]]
     count = model.num_pcoders
     for name, hps in config["hyperparameters"].items():
         for coefficient in ("beta", "lambda", "alpha"):
@@ -114,12 +117,19 @@ def _semantic_errors(config: Mapping) -> list[str]:
                 )
     if config["world"] == "demo" and config["model"]["spec"] != "mini":
         messages.append(f"model.spec: the demo world trains the `mini` network, not {config['model']['spec']!r}")
-    if config["world"] == "imagenet_s" and config["model"]["spec"] != "pvgg16":
-        messages.append(f"model.spec: ImageNet-S runs the pretrained `pvgg16`, not {config['model']['spec']!r}")
-    for role in ("backbone", "feedback_archive"):
+    if config["world"] == "imagenet_s" and not model.published:
+        published = sorted(name for name, record in NETWORKS.items() if record.published)
+        messages.append(
+            f"model.spec: ImageNet-S runs a network with published weights ({', '.join(published)}), "
+            f"not {config['model']['spec']!r}, whose weights are trained by the demo world"
+        )
+    for role in WEIGHT_ROLES:
         source = config["weights"][role]
-        if (source["url"] is None) == (source["path"] is None):
-            messages.append(f"weights.{role}: give exactly one of url and path (got url={source['url']!r}, path={source['path']!r})")
+        if source is not None and (source.get("url") is None) == (source.get("path") is None):
+            messages.append(
+                f"weights.{role}: give exactly one of url and path, or null for the network's published file "
+                f"(got url={source.get('url')!r}, path={source.get('path')!r})"
+            )
     if model.fixed_input and config["selection"]["crop"] != model.input_size:
         messages.append(
             f"selection.crop: the {model.name} network takes {model.input_size} x {model.input_size} inputs, "
@@ -170,7 +180,7 @@ def _fig2_score_errors(scores: Mapping, fig2: Mapping) -> list[str]:
 
 def _sweep_errors(config: Mapping) -> list[str]:
     messages = []
-    pcoders = MODELS[config["model"]["spec"]].pcoders
+    pcoders = NETWORKS[config["model"]["spec"]].pcoders
     for name, sweep in config["sweeps"].items():
         key = f"sweeps.{name}"
         axes_ok = True
@@ -297,14 +307,34 @@ def _sigma_label_errors(config: Mapping) -> list[str]:
     ]
 
 
+def weight_sources(config: Mapping) -> dict[str, dict[str, str | None]]:
+    """The `weights` section's sources, each as {url, path, sha256}: a null source is the published
+    file of the network's record (pcgc.spec.networks.fetched_network), a given one is completed with
+    nulls. `config` must be valid."""
+    record = fetched_network(config["model"]["spec"])
+    sources = {}
+    for role in WEIGHT_ROLES:
+        given = config["weights"][role]
+        if given is None:
+            sources[role] = record.weights.file(role).source()
+        else:
+            sources[role] = {key: given.get(key) for key in ("url", "path", "sha256")}
+    return sources
+
+
 def validate_config(config: Mapping) -> dict:
-    """Return the configuration as a plain dict, or raise ConfigError listing every problem."""
+    """Return the configuration as a plain dict, or raise ConfigError listing every problem.
+
+    The returned configuration names its weight sources in full (`weight_sources`), so that the
+    rules and the fetch see the files that are fetched, whether a user's copy names them or not.
+    """
     config = dict(config)
     messages = _schema_errors(config)
     if not messages:
         messages = _semantic_errors(config)
     if messages:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
+    config["weights"] = {**config["weights"], **weight_sources(config)}
     return config
 
 
@@ -445,4 +475,4 @@ def sigma_label(sigma: float) -> str:
     return f"{float(sigma):g}"
 
 
-__all__ = ["ConfigError", "all_sigmas", "apply_command_line", "normalize_paths", "sigma_label", "validate_config"]
+__all__ = ["ConfigError", "all_sigmas", "apply_command_line", "normalize_paths", "sigma_label", "validate_config", "weight_sources"]

@@ -1,7 +1,7 @@
 """What the jobs that run the network ask a scheduler for: a GPU (or none), CPUs, memory, run time.
 
 The run time limit comes from the job's size: images x states (t = 0..T) x configurations, times
-the cost of one image-timestep computing everything (`ModelInfo.gmacs_per_step`, an upper bound of
+the cost of one image-timestep computing everything (`NetworkRecord.gmacs_per_step`, an upper bound of
 what the engine does), at the configured sustained rate of the device, times a safety factor, and
 never below a floor (start-up, loading weights). A scheduler then gets a limit that grows with the
 work instead of one guess for every job.
@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from pcgc.spec.networks import MODELS
+from pcgc.spec.networks import NETWORKS
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class NetworkJobs:
             mem_mb=settings["mem_mb"],
             gpu_model=settings["gpu_model"],
             gflops=settings["gflops"][device_kind(device)],
-            gmacs_per_step=MODELS[config["model"]["spec"]].gmacs_per_step,
+            gmacs_per_step=NETWORKS[config["model"]["spec"]].gmacs_per_step,
             safety_factor=settings["runtime"]["safety_factor"],
             min_runtime=settings["runtime"]["min_minutes"],
         )

@@ -1,14 +1,24 @@
-"""What the workflow knows about each network spec without building it (and without importing torch).
+"""One record per network: everything pcgc knows about a network without building it (no torch).
 
-The Snakefile is parsed again by every cluster job, so it must stay light: the rules, the config
-checks, the fetch, training, the scripts and the network builders all read a spec's PCoder count,
-PCoder placement, input size, normalisation, weight file names and cost from here, not from their
-own copies.
+A `NetworkRecord` is to pcgc what a `Weights` entry is to torchvision or a pretrained config to
+timm: the builder module that makes the network, where its PCoders sit, the input it takes, each
+weight file with its source and format, the hyperparameters its authors published, and what a
+timestep costs. `NETWORKS` holds one record per network, and is the only list of networks: the
+config checks, the rules, the fetch, the training, the job resources and the builders all read
+it. Adding a network is one record here plus one builder module (docs/networks.md).
+
+The Snakefile is parsed again by every cluster job, so this module stays light: it imports no torch
+and nothing of pcgc outside `pcgc.spec`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from pcgc.spec.hyperparameters import HyperParameters
 
 # torchvision's IMAGENET1K normalisation, which Predify's PVGG16 expects (and `mini` reuses).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -16,21 +26,29 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Training's numbers depend on torch's thread count (a convolution's sums are split per thread), so
 # the demo network is always trained with this many, whatever the machine or Snakemake's --cores:
-# the README's demo numbers are the same on 1, 2 or 4 cores.
+# the demo's numbers are the same on 1, 2 or 4 cores.
 TRAINING_THREADS = 2
 
+# The paper's network: what `pcgc fetch-weights` fetches unless told otherwise, and the network
+# whose published weights the config's `weights` section names when `model.spec` has none of its
+# own (the demo's `mini`, whose weights are trained by the workflow).
+PAPER_NETWORK = "pvgg16"
 
-@dataclass(frozen=True)
-class PCoderSpec:
-    """One PCoder: where it is attached and how it behaves by default."""
+# The roles of a network's weight files, as the config's `weights` section names them.
+WEIGHT_ROLES = ("backbone", "feedback_archive")
 
-    module: str
-    """Dotted name of the backbone module whose output this PCoder replaces (e.g. `features.3`)."""
-    has_feedback: bool
-    """Whether it receives the prediction of the PCoder above (False for the top PCoder)."""
-    beta: float
-    lam: float
-    alpha: float
+# The formats a weight file may have; pcgc.storage.fetch reads each of them.
+WEIGHT_FORMATS: Mapping[str, str] = MappingProxyType({
+    "state_dict": "a torch state dict of the backbone (torch.save of its state_dict()), keys as the builder's backbone has them",
+    "predify_pmodule_zip": (
+        "a zip archive with one file per PCoder, each a torch state dict of that PCoder's predictor (pmodule); "
+        "a member is found by its file name, wherever it sits in the archive"
+    ),
+})
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def pmodule_filename(prefix: str, index: int) -> str:
@@ -39,33 +57,129 @@ def pmodule_filename(prefix: str, index: int) -> str:
 
 
 @dataclass(frozen=True)
-class WeightFiles:
-    """The names of a spec's checkpoint files in its weights folder."""
+class PCoderSpec:
+    """Where one PCoder is attached."""
 
-    backbone: str
-    pmodule_prefix: str
-    archive: str | None = None
-    """The published archive of the predictors (None: the weights are trained here)."""
+    module: str
+    """Dotted name of the backbone module whose output this PCoder replaces (e.g. `features.3`)."""
+    has_feedback: bool
+    """Whether it receives the prediction of the PCoder above (False for the top PCoder)."""
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    """A network spec as the workflow sees it."""
+class WeightFile:
+    """One file of a network's weights: its name in the weights folder, its format, and where it is published."""
+
+    file: str
+    """Its name in the weights folder (an archive is downloaded under this name, then deleted once extracted)."""
+    format: str
+    """A key of WEIGHT_FORMATS."""
+    url: str | None = None
+    """Where it is published (http, https or file); None where the workflow makes the file itself."""
+    sha256: str | None = None
+    """Its sha256 (64 hex digits) where the publisher gives one. Without it a file is verified by a
+    sha256 prefix in the URL's file name (torch.hub's `<name>-<hex digits>.pth`), or, for an
+    archive, by loading every member into the network."""
+    members: str | None = None
+    """For an archive: its members' file names, `{n}` standing for the PCoder (1-based). None: the
+    predictor files' own names (`<pmodule_prefix>_pc{n}_pmodule.pth`)."""
+
+    def __post_init__(self) -> None:
+        if not self.file or "/" in self.file:
+            raise ValueError(f"weight file name {self.file!r} must be a plain file name")
+        if self.format not in WEIGHT_FORMATS:
+            raise ValueError(f"{self.file}: unknown weight format {self.format!r}; known: {', '.join(WEIGHT_FORMATS)}")
+        if self.url is not None and not re.match(r"(https?|file)://", self.url):
+            raise ValueError(f"{self.file}: url {self.url!r} must start with http://, https:// or file://")
+        if self.sha256 is not None and not _HEX64.fullmatch(self.sha256):
+            raise ValueError(f"{self.file}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        if self.members is not None and (self.format == "state_dict" or "{n}" not in self.members):
+            raise ValueError(f"{self.file}: members {self.members!r} needs an archive format and a {{n}} for the PCoder")
+
+    def source(self) -> dict[str, str | None]:
+        """The published source as the config's `weights` section writes one."""
+        return {"url": self.url, "path": None, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class NetworkWeights:
+    """A network's weight files, as the workflow stores them in its weights folder."""
+
+    backbone: WeightFile
+    """The backbone's state dict (format `state_dict`)."""
+    pmodule_prefix: str
+    """The predictors are stored as `<pmodule_prefix>_pc{n}_pmodule.pth`, one state dict per PCoder."""
+    feedback_archive: WeightFile | None = None
+    """The published archive the predictors come from; None where the workflow trains them."""
+
+    def __post_init__(self) -> None:
+        if self.backbone.format != "state_dict":
+            raise ValueError(f"{self.backbone.file}: a backbone is a state_dict, not {self.backbone.format!r}")
+        if self.feedback_archive is not None and self.feedback_archive.format == "state_dict":
+            raise ValueError(f"{self.feedback_archive.file}: the feedback archive needs an archive format")
+
+    def file(self, role: str) -> WeightFile | None:
+        if role not in WEIGHT_ROLES:
+            raise ValueError(f"unknown weight role {role!r}; known: {', '.join(WEIGHT_ROLES)}")
+        return getattr(self, role)
+
+
+@dataclass(frozen=True)
+class NetworkRecord:
+    """A network as pcgc knows it without building it."""
 
     name: str
+    """Its name in NETWORKS and in the config's `model.spec`."""
+    builder: str
+    """Dotted name of the module that builds it: `build(num_classes)` returns a
+    `pcgc.compute.networks.base.PredictiveCodingNetwork` with random weights."""
     pcoders: tuple[PCoderSpec, ...]
+    """Where the PCoders sit, bottom to top."""
     input_size: int
-    """The crop the network is built for (`selection.crop` must equal it where `fixed_input`)."""
+    """The square input the network is built for (`selection.crop` must equal it where `fixed_input`)."""
     fixed_input: bool
     """Whether the network takes only `input_size` inputs (a configuration check)."""
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    """Per-channel normalisation of [0, 1] RGB pixels."""
     num_classes: int | None
     """Fixed by the published weights; None where the dataset decides."""
-    weights: WeightFiles
+    weights: NetworkWeights
+    hyperparameters: Mapping[str, HyperParameters] = field(hash=False)
+    """Named beta/lambda/alpha sets as the network's authors published them."""
     gmacs_per_step: float
     """Multiply-accumulates (1e9) per image and timestep computing everything at every step, at
-    `input_size`: an upper bound of what the engine does (benchmarks.costmodel; a test ties the two)."""
+    `input_size`: an upper bound of what the engine does. `python benchmarks/costmodel.py <name>`
+    counts it; a test holds the two within 1 %."""
+
+    def __post_init__(self) -> None:
+        def wrong(message: str) -> ValueError:
+            return ValueError(f"network record {self.name!r}: {message}")
+
+        if not _NAME.fullmatch(self.name):
+            raise wrong("a name is lowercase letters, digits and underscores, starting with a letter")
+        if not _DOTTED.fullmatch(self.builder):
+            raise wrong(f"builder {self.builder!r} is not a dotted module name")
+        if not self.pcoders:
+            raise wrong("no PCoders")
+        if self.pcoders[-1].has_feedback:
+            raise wrong("the top PCoder has nothing above it to feed back (has_feedback must be False)")
+        if len({p.module for p in self.pcoders}) != len(self.pcoders):
+            raise wrong("two PCoders sit on the same module")
+        if self.input_size < 1:
+            raise wrong(f"input_size {self.input_size} must be positive")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise wrong("mean and std need three values (RGB), std positive")
+        if self.num_classes is not None and self.num_classes < 2:
+            raise wrong(f"num_classes {self.num_classes} must be at least 2")
+        if self.weights.backbone.url is not None and self.num_classes is None:
+            raise wrong("published weights fix the number of classes: give num_classes")
+        for set_name, hps in self.hyperparameters.items():
+            if hps.num_pcoders != self.num_pcoders:
+                raise wrong(f"hyperparameters {set_name!r} have {hps.num_pcoders} values per coefficient, not {self.num_pcoders}")
+        if not self.gmacs_per_step > 0:
+            raise wrong(f"gmacs_per_step {self.gmacs_per_step} must be positive")
+        object.__setattr__(self, "hyperparameters", MappingProxyType(dict(self.hyperparameters)))
 
     @property
     def num_pcoders(self) -> int:
@@ -75,58 +189,143 @@ class ModelInfo:
     def has_feedback(self) -> list[bool]:
         return [pcoder.has_feedback for pcoder in self.pcoders]
 
+    @property
+    def published(self) -> bool:
+        """Whether every weight file has a published source (what `fetch_weights` can fetch)."""
+        archive = self.weights.feedback_archive
+        return self.weights.backbone.url is not None and archive is not None and archive.url is not None
+
     def backbone_file(self) -> str:
-        return self.weights.backbone
+        return self.weights.backbone.file
 
     def pmodule_files(self) -> list[str]:
-        """The predictors' file names, in PCoder order."""
+        """The predictors' file names in the weights folder, in PCoder order."""
         return [pmodule_filename(self.weights.pmodule_prefix, n) for n in range(1, self.num_pcoders + 1)]
 
+    def archive_members(self) -> list[str]:
+        """The predictors' file names inside the feedback archive, in PCoder order."""
+        archive = self.weights.feedback_archive
+        if archive is None or archive.members is None:
+            return self.pmodule_files()
+        return [archive.members.format(n=n) for n in range(1, self.num_pcoders + 1)]
 
-MODELS: dict[str, ModelInfo] = {
-    # torchvision's VGG16 with Predify's five PCoders at the last ReLU of each block; the default
-    # coefficients are Predify's (the paper's hps_0).
-    "pvgg16": ModelInfo(
-        name="pvgg16",
-        pcoders=(
-            PCoderSpec("features.3", True, 0.20, 0.05, 0.01),
-            PCoderSpec("features.8", True, 0.40, 0.10, 0.01),
-            PCoderSpec("features.15", True, 0.40, 0.10, 0.01),
-            PCoderSpec("features.22", True, 0.50, 0.10, 0.01),
-            PCoderSpec("features.29", False, 0.60, 0.00, 0.01),
-        ),
-        input_size=224,
-        fixed_input=False,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        num_classes=1000,
-        weights=WeightFiles(
-            backbone="vgg16_imagenet1k_v1.pth",
-            pmodule_prefix="pvgg16_imagenet_pretrained",
-            archive="weights_pvgg16_imagenet.zip",
-        ),
-        gmacs_per_step=137.46,
+
+# --------------------------------------------------------------------------------------- records
+
+# Predify's coefficients for PVGG16: the defaults of `PVGG16SeparateHP` in Predify's PVGG16 module
+# (bhavinc/predify2021), whose ff_multiplier, fb_multiplier and er_multiplier are pcgc's beta,
+# lambda and alpha of PCoders 1..5. The paper analyses them as its `hps_0`.
+PREDIFY_PVGG16 = HyperParameters(
+    beta=(0.20, 0.40, 0.40, 0.50, 0.60),
+    lam=(0.05, 0.10, 0.10, 0.10, 0.00),
+    alpha=(0.01, 0.01, 0.01, 0.01, 0.01),
+)
+
+PVGG16 = NetworkRecord(
+    name="pvgg16",
+    builder="pcgc.compute.networks.pvgg16",
+    # torchvision's VGG16 with Predify's five PCoders at the last ReLU of each block.
+    pcoders=(
+        PCoderSpec("features.3", True),
+        PCoderSpec("features.8", True),
+        PCoderSpec("features.15", True),
+        PCoderSpec("features.22", True),
+        PCoderSpec("features.29", False),
     ),
+    input_size=224,
+    fixed_input=False,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    num_classes=1000,
+    weights=NetworkWeights(
+        # torchvision's VGG16_Weights.IMAGENET1K_V1 (a test checks the URL against the installed
+        # torchvision). Its sha256 is not published in full; the file name carries its first 8 hex digits.
+        backbone=WeightFile(
+            file="vgg16_imagenet1k_v1.pth",
+            format="state_dict",
+            url="https://download.pytorch.org/models/vgg16-397923af.pth",
+        ),
+        pmodule_prefix="pvgg16_imagenet_pretrained",
+        # Predify's trained predictors, linked from the README of bhavinc/predify2021 with `?dl=0`
+        # (Dropbox's preview page); `?dl=1` asks for the file itself. No checksum is published:
+        # each predictor is verified by loading it into PVGG16.
+        feedback_archive=WeightFile(
+            file="weights_pvgg16_imagenet.zip",
+            format="predify_pmodule_zip",
+            url="https://www.dropbox.com/s/8lzp6wfo6n3bymk/weights_pvgg16_imagenet.zip?dl=1",
+        ),
+    ),
+    hyperparameters={"predify": PREDIFY_PVGG16},
+    gmacs_per_step=137.46,
+)
+
+MINI = NetworkRecord(
+    name="mini",
+    builder="pcgc.compute.networks.mini",
     # The demo world's narrow VGG: two conv+BN+ReLU triples per block, then a 2x2 max-pool; the
-    # PCoders sit at the last ReLUs (5, 12, 19, 26, 33).
-    "mini": ModelInfo(
-        name="mini",
-        pcoders=(
-            PCoderSpec("features.5", True, 0.20, 0.05, 0.01),
-            PCoderSpec("features.12", True, 0.40, 0.10, 0.01),
-            PCoderSpec("features.19", True, 0.40, 0.10, 0.01),
-            PCoderSpec("features.26", True, 0.50, 0.10, 0.01),
-            PCoderSpec("features.33", False, 0.60, 0.00, 0.01),
-        ),
-        input_size=96,
-        fixed_input=True,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        num_classes=None,
-        weights=WeightFiles(backbone="mini_backbone.pth", pmodule_prefix="mini_demo"),
-        gmacs_per_step=0.1197,
+    # PCoders sit at the last ReLUs (5, 12, 19, 26, 33), where PVGG16's sit.
+    pcoders=(
+        PCoderSpec("features.5", True),
+        PCoderSpec("features.12", True),
+        PCoderSpec("features.19", True),
+        PCoderSpec("features.26", True),
+        PCoderSpec("features.33", False),
     ),
-}
+    input_size=96,
+    fixed_input=True,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    num_classes=None,
+    # Trained by the workflow (rule train_demo): nothing is published, nothing is fetched.
+    weights=NetworkWeights(
+        backbone=WeightFile(file="mini_backbone.pth", format="state_dict"),
+        pmodule_prefix="mini_demo",
+    ),
+    # Nobody has published coefficients for `mini`: it reuses Predify's PVGG16 defaults, PCoder for PCoder.
+    hyperparameters={"predify": PREDIFY_PVGG16},
+    gmacs_per_step=0.1197,
+)
 
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MODELS", "ModelInfo", "PCoderSpec", "TRAINING_THREADS", "WeightFiles", "pmodule_filename"]
+def _registry(*records: NetworkRecord) -> dict[str, NetworkRecord]:
+    names = [record.name for record in records]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two network records share a name: {names}")
+    return {record.name: record for record in records}
+
+
+NETWORKS: dict[str, NetworkRecord] = _registry(PVGG16, MINI)
+
+
+def network_record(name: str) -> NetworkRecord:
+    """The record of the named network; a ValueError names the known ones."""
+    try:
+        return NETWORKS[name]
+    except KeyError:
+        raise ValueError(f"unknown network {name!r}; known networks: {', '.join(sorted(NETWORKS))}") from None
+
+
+def fetched_network(spec: str) -> NetworkRecord:
+    """The network whose published weights the config's `weights` section fetches: `spec` where
+    its weights are published, else the paper's (a `mini` configuration runs the demo world, which
+    fetches nothing)."""
+    record = network_record(spec)
+    return record if record.published else NETWORKS[PAPER_NETWORK]
+
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "NETWORKS",
+    "NetworkRecord",
+    "NetworkWeights",
+    "PAPER_NETWORK",
+    "PCoderSpec",
+    "TRAINING_THREADS",
+    "WEIGHT_FORMATS",
+    "WEIGHT_ROLES",
+    "WeightFile",
+    "fetched_network",
+    "network_record",
+    "pmodule_filename",
+]

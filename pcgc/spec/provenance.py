@@ -15,9 +15,14 @@ import platform
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
+from typing import Mapping
+
+from pcgc.spec.networks import NETWORKS, NetworkRecord
 
 PACKAGE = "pcgc"
+# `build_network` imports each network's builder module by the name its record gives
+# (pcgc.spec.networks), which no syntax tree shows: to the fingerprints they are imports of this package.
+NETWORK_PACKAGE = f"{PACKAGE}.compute.networks"
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +92,8 @@ def _module_closure(module: str, exclude: frozenset[str] = frozenset()) -> tuple
             continue
         seen.add(name)
         pending.extend(_module_syntax(name)[0] - seen)
+        if name == NETWORK_PACKAGE:
+            pending.extend(_builder_modules(NETWORKS) - seen)
         # A submodule import also runs its packages' __init__ modules.
         parts = name.split(".")
         pending.extend(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) not in seen)
@@ -124,13 +131,23 @@ def script_fingerprint(script: str | Path, exclude: frozenset[str] = frozenset()
     return code_fingerprint(*script_modules(script), exclude=exclude)
 
 
-def unused_spec_modules(spec: str, specs: Iterable[str]) -> frozenset[str]:
-    """The modules of the other network specs (`pcgc.compute.networks.<name>`) that `spec`'s own module does
-    not import. `pcgc.compute.networks` imports every spec, but a job that runs `spec` never calls another
-    spec's code, so editing, say, `mini` must not rerun the PVGG16 jobs (days of work)."""
-    # Not through pcgc.compute.networks itself, which imports every spec.
-    own = set(_module_closure(f"{PACKAGE}.compute.networks.{spec}", frozenset({f"{PACKAGE}.compute.networks"})))
-    return frozenset(f"{PACKAGE}.compute.networks.{name}" for name in specs if name != spec) - own
+def _builder_modules(networks: Mapping[str, NetworkRecord]) -> set[str]:
+    """The networks' builder modules that are pcgc's (a builder elsewhere has no fingerprint here)."""
+    return {record.builder for record in networks.values() if _find_source(record.builder) is not None}
+
+
+def unused_spec_modules(spec: str, networks: Mapping[str, NetworkRecord] = NETWORKS) -> frozenset[str]:
+    """The builder modules of the other networks that `spec`'s own builder does not import.
+    `pcgc.compute.networks` can build every network, but a job that runs `spec` never calls another
+    network's code, so editing, say, `mini` must not rerun the PVGG16 jobs (days of work)."""
+    own_builder = networks[spec].builder
+    if _find_source(own_builder) is None:
+        own: set[str] = set()
+    else:
+        # Not through pcgc.compute.networks itself, which reaches every builder.
+        own = set(_module_closure(own_builder, frozenset({NETWORK_PACKAGE})))
+    others = {name: record for name, record in networks.items() if name != spec}
+    return frozenset(_builder_modules(others) - own)
 
 
 def sha256_file(path: str | Path) -> str:

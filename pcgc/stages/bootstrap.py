@@ -52,7 +52,7 @@ def score_statistics(rows: pd.DataFrame, *, resamples: int, seed: int, confidenc
 def defined_images(rows: pd.DataFrame) -> tuple[np.ndarray, int]:
     """One score's long rows (`image_index`, `timestep`, `value`) as [images, timesteps] values of
     the images whose score is defined at every timestep, and how many images were left out for a
-    NaN somewhere (README, "Scores")."""
+    NaN somewhere (docs/gradcam-and-scoring.md, "Scores")."""
     values = rows.pivot(index="image_index", columns="timestep", values="value").sort_index(axis=1)
     undefined = values.isna().any(axis=1)
     return values[~undefined].to_numpy(), int(undefined.sum())

@@ -1,7 +1,7 @@
 """Stage: every score of every image's CAMs against its object mask, as one long table.
 
-Output table (Parquet), one row per CAM method x layer x score x image x timestep (README,
-"Score tables"): hyperparameter_set, sigma, image_index, image_id, timestep, method, layer, metric,
+Output table (Parquet), one row per CAM method x layer x score x image x timestep
+(docs/outputs.md, "Per-image scores"): hyperparameter_set, sigma, image_index, image_id, timestep, method, layer, metric,
 parameter, value, correct (top-1 == CAM target), target_logit. A dataset-level score (PxAP) has one
 row per method x layer x timestep with image_index -1 and no image_id, correct or target_logit.
 """
@@ -138,5 +138,5 @@ def _log_scores(path: Path, method: str, layer: str, frame: pd.DataFrame) -> Non
         log.info(
             "%s at %s, %s: mean by timestep %s%s", method, layer, label,
             " ".join(f"{v:.3f}" for v in by_step.mean()),
-            f" ({undefined} undefined values (NaN) in {path}, README 'Scores')" if undefined else "",
+            f" ({undefined} undefined values (NaN) in {path}, docs/gradcam-and-scoring.md, 'Undefined values')" if undefined else "",
         )

@@ -192,7 +192,7 @@ def run_chunk(
     undefined = int(np.isnan(result_scores).sum())
     if undefined:
         # A documented value (pcgc.analysis.metrics), kept: the summary leaves those images out and counts them.
-        log.warning("%s: %d undefined (NaN) scores (README, 'Scores')", out_h5, undefined)
+        log.warning("%s: %d undefined (NaN) scores (docs/gradcam-and-scoring.md, 'Undefined values')", out_h5, undefined)
     with atomic_h5(out_h5) as out:
         out.create_dataset("scores", data=result_scores)
         out.create_dataset("correct", data=correct)

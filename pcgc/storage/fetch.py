@@ -1,11 +1,12 @@
-"""Fetching and verifying the published PVGG16 weights (docs/predictive-coding.md, "Checkpoints").
+"""Fetching and verifying a network's published weights (docs/networks.md, "How the fetch uses the record").
 
-Two downloads make up PVGG16: torchvision's VGG16 `IMAGENET1K_V1` state dict (the backbone) and
-Predify's `weights_pvgg16_imagenet.zip`, which holds one state dict per PCoder predictor. The
-backbone is checked against its sha256 (torchvision puts a prefix of it in the file name); the
-archive has no published checksum, so its predictors are verified by loading each one into the
-PCoder it belongs to. Nothing is trusted until it has been checked, and `manifest.json` is written
-last: its presence means the whole fetch succeeded.
+Two downloads make up a network, both named by its record (pcgc.spec.networks): the backbone's
+state dict and an archive that holds one state dict per PCoder predictor (for PVGG16, torchvision's
+VGG16 `IMAGENET1K_V1` and Predify's `weights_pvgg16_imagenet.zip`). The backbone is checked against
+its sha256, given or taken from the prefix torch.hub puts in file names; every predictor and the
+backbone are then loaded into the network they belong to, so an archive without a published
+checksum is verified too. Nothing is trusted until it has been checked, and `manifest.json` is
+written last: its presence means the whole fetch succeeded.
 
 Every source may also be a local path or a `file://` URL, so that compute nodes without internet
 can use a copy downloaded elsewhere.
@@ -31,11 +32,10 @@ from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
-from torchvision.models import VGG16_Weights
 from tqdm import tqdm
 
 from pcgc.compute.networks import build_network
-from pcgc.spec.networks import MODELS, ModelInfo, pmodule_filename
+from pcgc.spec.networks import NETWORKS, WEIGHT_ROLES, NetworkRecord, network_record
 from pcgc.spec.provenance import sha256_file
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.checkpoints import CheckpointError, load_state_into, read_state_dict
@@ -115,19 +115,13 @@ def sha256_prefix_from_name(name: str) -> str | None:
     return match.group(1) if match else None
 
 
-# The backbone URL is torchvision's own record of IMAGENET1K_V1, so it follows the installed
-# torchvision. The archive link is the one in the README of bhavinc/predify2021, which publishes it
-# with `?dl=0` (Dropbox's preview page); `?dl=1` asks Dropbox for the file itself. No checksum is
-# published for the archive: its predictors are verified by loading them into PVGG16.
-DEFAULT_SOURCES: Mapping[str, Source] = {
-    "backbone": Source(url=VGG16_Weights.IMAGENET1K_V1.url),
-    "feedback_archive": Source(url="https://www.dropbox.com/s/8lzp6wfo6n3bymk/weights_pvgg16_imagenet.zip?dl=1"),
-}
-
-
-# Only networks with published weights (an archive of predictors) can be fetched; their file names
-# are pcgc.spec.networks's.
-_FETCHABLE: Mapping[str, ModelInfo] = {name: info for name, info in MODELS.items() if info.weights.archive is not None}
+def published_sources(record: NetworkRecord) -> dict[str, Source | None]:
+    """Where the record says each weight file is published (None for a file it does not publish)."""
+    sources: dict[str, Source | None] = {}
+    for role in WEIGHT_ROLES:
+        file = record.weights.file(role)
+        sources[role] = Source(url=file.url, sha256=file.sha256) if file is not None and file.url is not None else None
+    return sources
 
 
 # --------------------------------------------------------------------------------------- download
@@ -251,7 +245,7 @@ def _dropped(have: int, total: int | None) -> str:
     return f"connection dropped mid-file (truncated download): received {have} of {expected} bytes"
 
 
-def download(
+def _download(
     url: str,
     dest: Path,
     *,
@@ -261,31 +255,18 @@ def download(
     retries: int = 3,
     progress: bool = True,
     retry_wait: float = 1.0,
-) -> Path:
-    """Download `url` to `dest`, resuming a partial download, and verify it before it appears.
+) -> str:
+    """Download `url` to `dest`, resuming a partial download, and verify it before it appears;
+    returns its sha256 (so callers need not hash it again).
 
     Data goes to `<dest>.part`; an existing `.part` is continued with a Range request when the
     server answers 206 (a 200 starts over). A failed attempt (network error, timeout, dropped
     connection, 5xx) is retried `retries` more times, waiting `retry_wait` seconds, doubling; a
     4xx is not retried. The `.part` is kept after network failures (a rerun resumes it) and deleted
     after a hash mismatch (a rerun starts over). `dest` only ever holds a verified file: an existing
-    `dest` that matches the expected hash is returned as is, any other is replaced.
+    `dest` that matches the expected hash is kept as is, any other is replaced.
     """
-    _download(url, Path(dest), expected_sha256_prefix, expected_sha256, timeout, retries, progress, retry_wait)
-    return Path(dest)
-
-
-def _download(
-    url: str,
-    dest: Path,
-    expected_sha256_prefix: str | None,
-    expected_sha256: str | None,
-    timeout: float,
-    retries: int,
-    progress: bool,
-    retry_wait: float,
-) -> str:
-    """`download`, returning the sha256 of the verified file (so callers need not hash it again)."""
+    dest = Path(dest)
     expected_sha256 = _check_hex(expected_sha256, "expected_sha256", 64)
     expected_sha256_prefix = _check_hex(expected_sha256_prefix, "expected_sha256_prefix", 8)
     if retries < 0:
@@ -341,8 +322,13 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
         raise FetchError(f"{archive}: not a readable zip archive ({err}).{hint}") from err
 
 
-def _extract_members(archive: Path, out_dir: Path, names: list[str]) -> list[tuple[str, Path]]:
-    """Extract each named file (matched by basename) to out_dir; all of them or none."""
+def _extract_members(archive: Path, out_dir: Path, names: list[str], dest_names: list[str] | None = None) -> list[tuple[str, Path]]:
+    """Extract each named member (matched by its file name, wherever it sits in the archive) to
+    out_dir under the matching name of `dest_names` (default: its own); all of them or none.
+    Returns (member path in the archive, extracted file) pairs in the order of `names`."""
+    dest_names = list(names) if dest_names is None else dest_names
+    if len(dest_names) != len(names):
+        raise ValueError(f"{len(names)} members but {len(dest_names)} file names to extract them to")
     with _open_zip(archive) as zf:
         entries = [info for info in zf.infolist() if not info.is_dir()]
         found: dict[str, list[zipfile.ZipInfo]] = {}
@@ -363,9 +349,9 @@ def _extract_members(archive: Path, out_dir: Path, names: list[str]) -> list[tup
         out_dir.mkdir(parents=True, exist_ok=True)
         done: list[tuple[str, Path]] = []
         try:
-            for name in names:
+            for name, dest_name in zip(names, dest_names):
                 info = found[name][0]
-                dest = out_dir / name
+                dest = out_dir / dest_name
                 tmp = dest.with_name(dest.name + ".partial")
                 try:
                     with zf.open(info) as src, open(tmp, "wb") as out:
@@ -383,21 +369,10 @@ def _extract_members(archive: Path, out_dir: Path, names: list[str]) -> list[tup
         return done
 
 
-def extract_pmodules(
-    archive: Path,
-    out_dir: Path,
-    prefix: str = MODELS["pvgg16"].weights.pmodule_prefix,
-    n: int = MODELS["pvgg16"].num_pcoders,
-) -> list[Path]:
-    """Extract `{prefix}_pc{k}_pmodule.pth`, k = 1..n, from the zip into out_dir; paths in PCoder order.
-
-    Members are found by file name wherever they sit in the archive (its folder layout is not
-    documented). A missing or doubled name is an error; a failure extracts nothing.
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    names = [pmodule_filename(prefix, k) for k in range(1, n + 1)]
-    return [path for _, path in _extract_members(Path(archive), Path(out_dir), names)]
+# How each archive format of pcgc.spec.networks.WEIGHT_FORMATS is unpacked into predictor files.
+# `predify_pmodule_zip`: members are found by file name wherever they sit (the archives' folder
+# layout is not documented); a missing or doubled name is an error, and a failure extracts nothing.
+_ARCHIVE_READERS = {"predify_pmodule_zip": _extract_members}
 
 
 # ----------------------------------------------------------------------------------- verification
@@ -427,11 +402,11 @@ def _verify_checkpoint(module: nn.Module, path: Path, what: str) -> None:
         raise FetchError(f"{what} failed verification: {err}") from err
 
 
-def _skeleton(spec: str) -> nn.Module:
+def _skeleton(record: NetworkRecord) -> nn.Module:
     # On the meta device: the network only serves to check the files' keys and shapes, and VGG16's
     # random initialisation alone costs seconds.
     with torch.device("meta"):
-        return build_network(spec, _FETCHABLE[spec].num_classes)
+        return build_network(record.name, record.num_classes)
 
 
 # ---------------------------------------------------------------------------------------- manifest
@@ -499,97 +474,116 @@ def _obtain(source: Source, dest: Path, expected: tuple[str | None, str | None],
     """Download (or copy, for a local source) into dest, hash-verified; returns its sha256."""
     local = source.local_path()
     url = local.resolve().as_uri() if local is not None else source.url
-    return _download(url, dest, expected[1], expected[0], retry_wait=1.0, **download_args)
+    return _download(url, dest, expected_sha256=expected[0], expected_sha256_prefix=expected[1], **download_args)
+
+
+def _sources(record: NetworkRecord, given: Mapping[str, Source | None]) -> dict[str, Source]:
+    """Each role's source: the one given, else the record's published one."""
+    if record.weights.feedback_archive is None:
+        fetchable = sorted(name for name, other in NETWORKS.items() if other.weights.feedback_archive is not None)
+        raise ValueError(
+            f"network {record.name!r} has no published weights to fetch (the workflow trains them); "
+            f"networks with published weights: {', '.join(fetchable)}"
+        )
+    published = published_sources(record)
+    sources = {}
+    for role in WEIGHT_ROLES:
+        source = given.get(role) or published[role]
+        if source is None:
+            raise FetchError(f"network {record.name!r}: its record publishes no {role}; give one (a URL or a local path)")
+        sources[role] = source
+    return sources
 
 
 def fetch_weights(
     out_dir: Path,
+    network: NetworkRecord | str,
     *,
-    backbone: Source,
-    feedback_archive: Source,
-    spec: str = "pvgg16",
+    backbone: Source | None = None,
+    feedback_archive: Source | None = None,
     timeout: float = 60,
     retries: int = 3,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Fetch, verify and record the weights of `spec` in out_dir; returns the manifest.
+    """Fetch, verify and record the weights of `network` (a record or its name) in out_dir; returns the manifest.
 
-    Writes `vgg16_imagenet1k_v1.pth`, `pvgg16_imagenet_pretrained_pc{1..5}_pmodule.pth` and, last,
-    `manifest.json` (per file: path relative to out_dir, size, sha256, source). The archive is
-    fetched first (it has no checksum, so a bad one should fail before the big backbone download),
-    its predictors are loaded into the network's PCoders, then the backbone is fetched (sha256
-    checked) and loaded into the network's backbone. A local archive is read in place; a
-    downloaded one is deleted once extracted.
+    The files come from `backbone` and `feedback_archive` where given, else from where the record
+    says they are published. Writes the record's backbone file, one predictor file per PCoder
+    (`<pmodule_prefix>_pc{n}_pmodule.pth`) and, last, `manifest.json` (per file: path relative to
+    out_dir, size, sha256, source). The archive is fetched first (it may have no checksum, so a
+    bad one should fail before the big backbone download), its predictors are loaded into the
+    network's PCoders, then the backbone is fetched (sha256 checked) and loaded into the network's
+    backbone. A local archive is read in place; a downloaded one is deleted once extracted.
 
-    A second call with the same spec and sources re-hashes the files against the manifest and
+    A second call with the same network and sources re-hashes the files against the manifest and
     returns it without network access; a file that changed since is an error. Other sources start
     a new fetch. On failure, files this call wrote and did not verify are removed (a partial
     download's `.part` stays, for a resume) and no manifest exists.
     """
-    if spec not in _FETCHABLE:
-        raise ValueError(f"no published weights to fetch for spec {spec!r}; known: {', '.join(sorted(_FETCHABLE))}")
-    model = _FETCHABLE[spec]
+    record = network if isinstance(network, NetworkRecord) else network_record(network)
+    sources = _sources(record, {"backbone": backbone, "feedback_archive": feedback_archive})
+    archive_file = record.weights.feedback_archive
+    if archive_file.format not in _ARCHIVE_READERS:
+        raise FetchError(f"network {record.name!r}: no reader for archive format {archive_file.format!r}")
     out_dir = Path(out_dir)
-    sources = {"backbone": backbone, "feedback_archive": feedback_archive}
     for role, source in sources.items():
         local = source.local_path()
         if local is not None and not local.is_file():
             raise FetchError(f"{local}: {role} file not found")
-    backbone_hash = _expected_backbone_hash(backbone)
+    backbone_hash = _expected_backbone_hash(sources["backbone"])
     download_args = {"timeout": timeout, "retries": retries, "progress": progress}
 
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST_NAME
     if manifest_path.exists():
-        manifest = _check_existing(manifest_path, spec, sources)
+        manifest = _check_existing(manifest_path, record.name, sources)
         if manifest is not None:
             return manifest
         manifest_path.unlink()  # about to be replaced; it must not vouch for a half-done refetch
 
-    net = _skeleton(spec)
+    net = _skeleton(record)
     written: list[Path] = []
     verified: set[Path] = set()
     temporary: list[Path] = []
+    archive_source, backbone_source = sources["feedback_archive"], sources["backbone"]
     try:
-        archive = feedback_archive.local_path()
+        archive = archive_source.local_path()
         if archive is None:
-            archive = out_dir / model.weights.archive
+            archive = out_dir / archive_file.file
             temporary.append(archive)
-            archive_sha256 = _obtain(feedback_archive, archive, (feedback_archive.sha256, None), **download_args)
+            archive_sha256 = _obtain(archive_source, archive, (archive_source.sha256, None), **download_args)
         else:
-            archive_sha256, problem = _hash_check(archive, feedback_archive.sha256, None)
+            archive_sha256, problem = _hash_check(archive, archive_source.sha256, None)
             if problem is not None:
                 raise FetchError(f"{archive}: {problem}")
         archive_entry = {"size": archive.stat().st_size, "sha256": archive_sha256}
 
-        names = model.pmodule_files()
-        members = _extract_members(archive, out_dir, names)
+        members = _ARCHIVE_READERS[archive_file.format](archive, out_dir, record.archive_members(), record.pmodule_files())
         written.extend(path for _, path in members)
         for k, (pmodule, (member, path)) in enumerate(zip(net.pmodules, members), start=1):
-            _verify_checkpoint(pmodule, path, f"PCoder {k} predictor {member} from {feedback_archive.describe()}")
+            _verify_checkpoint(pmodule, path, f"PCoder {k} predictor {member} from {archive_source.describe()}")
             verified.add(path)
         for path in temporary:
             path.unlink()
         temporary.clear()
 
-        backbone_path = out_dir / model.weights.backbone
+        backbone_path = out_dir / record.backbone_file()
         written.append(backbone_path)
-        backbone_sha256 = _obtain(backbone, backbone_path, backbone_hash, **download_args)
-        _verify_checkpoint(net.backbone, backbone_path, f"backbone {backbone.describe()}")
+        backbone_sha256 = _obtain(backbone_source, backbone_path, backbone_hash, **download_args)
+        _verify_checkpoint(net.backbone, backbone_path, f"backbone {backbone_source.describe()}")
         verified.add(backbone_path)
         del net
 
-        archive_source = feedback_archive.as_dict()
         manifest = {
             "version": MANIFEST_VERSION,
-            "spec": spec,
+            "spec": record.name,
             "sources": {role: source.as_dict() for role, source in sources.items()},
-            "backbone": _file_entry(backbone_path, out_dir, backbone.as_dict(), backbone_sha256),
+            "backbone": _file_entry(backbone_path, out_dir, backbone_source.as_dict(), backbone_sha256),
             "pmodules": [
-                _file_entry(path, out_dir, {"archive": archive_source, "member": member})
+                _file_entry(path, out_dir, {"archive": archive_source.as_dict(), "member": member})
                 for member, path in members
             ],
-            "feedback_archive": {**archive_entry, "source": archive_source},
+            "feedback_archive": {**archive_entry, "source": archive_source.as_dict()},
         }
         _write_json_atomic(manifest_path, manifest)
     except BaseException:

@@ -1,30 +1,33 @@
-"""Network specs the workflow can run: `pvgg16` (the paper's) and `mini` (the demo world's)."""
+"""The networks the workflow can run, built from their records (pcgc.spec.networks.NETWORKS).
+
+Each record names its builder module; `build_network` imports it when a network is first built,
+so a job imports only the code of the network it runs (docs/networks.md, "The builder module").
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+import importlib
 
 from pcgc.compute.networks.base import PredictiveCodingNetwork
-from pcgc.compute.networks.mini import build_mini
-from pcgc.compute.networks.pvgg16 import build_pvgg16
-from pcgc.spec.networks import MODELS, PCoderSpec
-
-SPECS: dict[str, Callable[[int], PredictiveCodingNetwork]] = {
-    "pvgg16": build_pvgg16,
-    "mini": build_mini,
-}
-
-# What is known without building a network lives in pcgc.spec.networks (no torch); this is a view of it.
-PCODERS: dict[str, tuple[PCoderSpec, ...]] = {name: info.pcoders for name, info in MODELS.items()}
+from pcgc.spec.networks import network_record
 
 
-def build_network(spec: str, num_classes: int) -> PredictiveCodingNetwork:
-    """Build the named network with random weights."""
+def build_network(name: str, num_classes: int) -> PredictiveCodingNetwork:
+    """Build the named network with random weights: its record's builder module's `build(num_classes)`."""
+    record = network_record(name)
     try:
-        builder = SPECS[spec]
-    except KeyError:
-        raise ValueError(f"unknown model spec {spec!r}; known specs: {', '.join(sorted(SPECS))}") from None
-    return builder(num_classes)
+        module = importlib.import_module(record.builder)
+    except ModuleNotFoundError as err:
+        raise ValueError(f"network {name!r}: cannot import its builder module {record.builder!r}: {err}") from err
+    build = getattr(module, "build", None)
+    if not callable(build):
+        raise ValueError(f"network {name!r}: builder module {record.builder!r} has no function build(num_classes)")
+    net = build(num_classes)
+    if not isinstance(net, PredictiveCodingNetwork):
+        raise ValueError(f"network {name!r}: {record.builder}.build returned {type(net).__name__}, not a PredictiveCodingNetwork")
+    if net.pcoders != record.pcoders:
+        raise ValueError(f"network {name!r}: {record.builder}.build attached PCoders {net.pcoders}, its record says {record.pcoders}")
+    return net
 
 
-__all__ = ["PCODERS", "PCoderSpec", "PredictiveCodingNetwork", "SPECS", "build_network"]
+__all__ = ["PredictiveCodingNetwork", "build_network"]

@@ -14,13 +14,12 @@ import torch
 from torch import nn
 
 from pcgc.compute.networks.base import PredictiveCodingNetwork, vgg_layout_network
-from pcgc.spec.networks import MODELS
+from pcgc.spec.networks import NETWORKS
 
-INFO = MODELS["mini"]
+RECORD = NETWORKS["mini"]
 WIDTHS = (8, 16, 32, 64, 64)
-# Two conv+BN+ReLU triples per block, then a 2x2 max-pool: the PCoders (pcgc.spec.networks) sit at the
+# Two conv+BN+ReLU triples per block, then a 2x2 max-pool: the PCoders (RECORD.pcoders) sit at the
 # last ReLUs.
-PCODERS = INFO.pcoders
 
 
 class MiniVGG(nn.Module):
@@ -65,14 +64,15 @@ def mini_pmodules(widths: tuple[int, ...] = WIDTHS) -> list[nn.Module]:
     return pmodules
 
 
-def build_mini(num_classes: int) -> PredictiveCodingNetwork:
+def build(num_classes: int) -> PredictiveCodingNetwork:
+    """`mini` with randomly initialised weights, for a dataset of `num_classes` classes."""
     return vgg_layout_network(
         "mini",
         MiniVGG(num_classes),
-        PCODERS,
+        RECORD.pcoders,
         mini_pmodules(),
         num_classes=num_classes,
-        input_size=INFO.input_size,
-        mean=INFO.mean,
-        std=INFO.std,
+        input_size=RECORD.input_size,
+        mean=RECORD.mean,
+        std=RECORD.std,
     )

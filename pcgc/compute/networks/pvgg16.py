@@ -6,11 +6,10 @@ from torch import nn
 from torchvision.models import vgg16
 
 from pcgc.compute.networks.base import PredictiveCodingNetwork, vgg_layout_network
-from pcgc.spec.networks import MODELS
+from pcgc.spec.networks import NETWORKS
 
-INFO = MODELS["pvgg16"]
-# The last ReLU of each VGG block (pcgc.spec.networks).
-PCODERS = INFO.pcoders
+# Where the PCoders sit (the last ReLU of each VGG block), the input and the weight files.
+RECORD = NETWORKS["pvgg16"]
 
 
 def pvgg16_pmodules() -> list[nn.Module]:
@@ -24,17 +23,17 @@ def pvgg16_pmodules() -> list[nn.Module]:
     ]
 
 
-def build_pvgg16(num_classes: int = 1000) -> PredictiveCodingNetwork:
+def build(num_classes: int = 1000) -> PredictiveCodingNetwork:
     """PVGG16 with randomly initialised weights; load the checkpoints with `pcgc.storage.checkpoints`."""
-    if num_classes != INFO.num_classes:
-        raise ValueError(f"pvgg16 has {INFO.num_classes} ImageNet classes, not {num_classes}")
+    if num_classes != RECORD.num_classes:
+        raise ValueError(f"pvgg16 has {RECORD.num_classes} ImageNet classes, not {num_classes}")
     return vgg_layout_network(
         "pvgg16",
         vgg16(weights=None),
-        PCODERS,
+        RECORD.pcoders,
         pvgg16_pmodules(),
-        num_classes=INFO.num_classes,
-        input_size=INFO.input_size,
-        mean=INFO.mean,
-        std=INFO.std,
+        num_classes=RECORD.num_classes,
+        input_size=RECORD.input_size,
+        mean=RECORD.mean,
+        std=RECORD.std,
     )
