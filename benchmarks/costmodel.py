@@ -8,7 +8,7 @@ through its predictor (the adjoint of a convolution has the same MACs), and Grad
 pass through the head about twice the head's forward.
 
 For PVGG16 at 224 x 224 this gives 15.3 GMACs for the backbone's five stages, 60.8 for the five
-predictors and 0.12 for the head: computing everything at every step, as Predify does, is 137.4
+predictors and 0.12 for the head: computing everything at every step, as Predify does, is 137.46
 GMACs (275 GFLOP) per image and timestep.
 
     python benchmarks/costmodel.py pvgg16

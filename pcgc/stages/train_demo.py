@@ -30,8 +30,7 @@ from pcgc.storage.checkpoints import save_network_weights
 
 log = logging.getLogger(__name__)
 
-# Training always runs TRAINING_THREADS torch threads (pcgc.spec.networks says why). (Extraction moves
-# by at most ~2e-6 with the thread count.)
+# Training always runs TRAINING_THREADS torch threads (pcgc.spec.networks says why).
 
 
 @dataclass(frozen=True)
