@@ -117,11 +117,8 @@ def sha256_prefix_from_name(name: str) -> str | None:
 
 def published_sources(record: NetworkRecord) -> dict[str, Source | None]:
     """Where the record says each weight file is published (None for a file it does not publish)."""
-    sources: dict[str, Source | None] = {}
-    for role in WEIGHT_ROLES:
-        file = record.weights.file(role)
-        sources[role] = Source(url=file.url, sha256=file.sha256) if file is not None and file.url is not None else None
-    return sources
+    files = {role: record.weights.file(role) for role in WEIGHT_ROLES}
+    return {role: Source(**file.source()) if file is not None and file.url is not None else None for role, file in files.items()}
 
 
 # --------------------------------------------------------------------------------------- download
@@ -480,7 +477,7 @@ def _obtain(source: Source, dest: Path, expected: tuple[str | None, str | None],
 def _sources(record: NetworkRecord, given: Mapping[str, Source | None]) -> dict[str, Source]:
     """Each role's source: the one given, else the record's published one."""
     if record.weights.feedback_archive is None:
-        fetchable = sorted(name for name, other in NETWORKS.items() if other.weights.feedback_archive is not None)
+        fetchable = sorted(name for name, other in NETWORKS.items() if other.published)
         raise ValueError(
             f"network {record.name!r} has no published weights to fetch (the workflow trains them); "
             f"networks with published weights: {', '.join(fetchable)}"
