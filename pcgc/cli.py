@@ -1,6 +1,6 @@
 """`pcgc`: the package's command line, for what is useful outside Snakemake.
 
-    pcgc fetch-weights DIR [--network NAME] [--backbone URL|PATH] [--feedback-archive URL|PATH]
+    pcgc fetch-weights DIR [--network NAME] [--backbone URL|PATH] [--feedback-archive URL|PATH] [--feedback-members NAME ...]
     pcgc check-config FILE [FILE ...]
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -22,11 +23,17 @@ def _fetch_weights(args: argparse.Namespace) -> int:
     # A source not given is the one the network's record publishes.
     backbone = Source.parse(args.backbone, args.backbone_sha256) if args.backbone else None
     archive = Source.parse(args.feedback_archive, args.feedback_archive_sha256) if args.feedback_archive else None
+    # The archive members each PCoder's predictor was found in are reported as they are found.
+    logging.basicConfig(level=logging.INFO, format="pcgc fetch-weights: %(message)s")
+    members = args.feedback_members
+    if members is not None and len(members) == 1:
+        members = members[0]  # one name: a pattern with {n}
     try:
         manifest = fetch_weights(
-            args.directory, args.network, backbone=backbone, feedback_archive=archive, timeout=args.timeout, retries=args.retries
+            args.directory, args.network, backbone=backbone, feedback_archive=archive, feedback_members=members,
+            timeout=args.timeout, retries=args.retries,
         )
-    except FetchError as error:
+    except (FetchError, ValueError) as error:
         print(f"pcgc fetch-weights: {error}", file=sys.stderr)
         return 1
     print(json.dumps(manifest, indent=2))
@@ -64,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--backbone-sha256")
     fetch.add_argument("--feedback-archive", help="URL or local path of the predictors' archive (default: the published one)")
     fetch.add_argument("--feedback-archive-sha256")
+    fetch.add_argument(
+        "--feedback-members",
+        nargs="+",
+        metavar="NAME",
+        help="the archive's member holding each PCoder's predictor: one name with {n} for the PCoder, or one name per PCoder "
+        "(default: the network record's names, or its format's matching)",
+    )
     fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per network operation (default 60)")
     fetch.add_argument("--retries", type=int, default=3, help="retries after a transient failure (default 3)")
     fetch.set_defaults(run=_fetch_weights)

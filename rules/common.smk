@@ -47,11 +47,14 @@ def benchmark_path(name):
 
 def weights_identity(weights):
     """What fixes the fetched files' content: each source's sha256 where given (the fetch verifies
-    it, wherever the file comes from), else its location."""
-    return {
+    it, wherever the file comes from), else its location; and the archive members a user named."""
+    identity = {
         role: weights[role]["sha256"] or weights[role]["url"] or weights[role]["path"]
         for role in ("backbone", "feedback_archive")
     }
+    if "members" in weights["feedback_archive"]:
+        identity["feedback_members"] = weights["feedback_archive"]["members"]
+    return identity
 
 
 def world_files(wildcards):

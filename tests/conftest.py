@@ -94,6 +94,47 @@ def weights(tmp_path_factory: pytest.TempPathFactory):
     shutil.rmtree(root)  # ~2 GB; pytest would keep it around for its last three sessions
 
 
+def pcoder_checkpoint(pmodule: torch.nn.Module, epoch: int) -> dict:
+    """One PCoder's training checkpoint as Predify's training script saves it."""
+    weights = {f"pmodule.{key}": value for key, value in pmodule.state_dict().items()}
+    optimizer = {"state": {0: {"step": torch.tensor(12.0), "square_avg": torch.zeros(3)}}, "param_groups": [{"lr": 0.001, "params": [0]}]}
+    return {"pcoderweights": weights, "optimizer": optimizer, "epoch": epoch}
+
+
+@pytest.fixture(scope="session")
+def pefficientnet_weights(tmp_path_factory: pytest.TempPathFactory):
+    """PEfficientNet-B0 files in the published formats: timm's backbone state dict under its
+    torch.hub name, and a zip of Predify's PCoder training checkpoints (`pcoderweights`, keys
+    `pmodule.*`), whose member names Predify never documented: here its training script's
+    `pnet_pretrained_pc{n}_{epoch:03d}.pth`. Also an archive with two epochs of PCoder 3, and one
+    whose PCoder 5 checkpoint lacks `pcoderweights`. ~25 MB in all."""
+    root = tmp_path_factory.mktemp("published_peff")
+    torch.manual_seed(0)
+    net = build_network("pefficientnet_b0", 1000)
+    backbone = root / "efficientnet_b0.pth"
+    torch.save(net.backbone.state_dict(), backbone)
+    hashed_backbone = root / f"efficientnet_b0_ra-{sha256_file(backbone)[:8]}.pth"
+    os.link(backbone, hashed_backbone)
+    checkpoints = {}
+    for n, pmodule in enumerate(net.pmodules, start=1):
+        path = root / f"pnet_pretrained_pc{n}_049.pth"
+        torch.save(pcoder_checkpoint(pmodule, 49), path)
+        checkpoints[f"pefficientnet_b0/{path.name}"] = path
+    earlier = root / "pnet_pretrained_pc3_048.pth"
+    torch.save(pcoder_checkpoint(net.pmodules[2], 48), earlier)
+    bare = root / "bare" / "pnet_pretrained_pc5_049.pth"
+    bare.parent.mkdir()
+    torch.save(net.pmodules[4].state_dict(), bare)
+    yield {
+        "net": net,
+        "hashed_backbone": hashed_backbone,
+        "zip": _zip(root / "weights_pefficientNetB0_imagenet.zip", checkpoints),
+        "two_epochs_zip": _zip(root / "two_epochs.zip", {**checkpoints, f"pefficientnet_b0/{earlier.name}": earlier}),
+        "bare_zip": _zip(root / "bare.zip", {**checkpoints, f"pefficientnet_b0/{bare.name}": bare}),
+    }
+    shutil.rmtree(root)
+
+
 @pytest.fixture(scope="session")
 def tiny_workflow(tmp_path_factory: pytest.TempPathFactory):
     """A private copy of the workflow, run once to completion on the tiny configuration, shared by

@@ -124,7 +124,7 @@ def inputs():
 def our_maps(network, inputs):
     """Every method on the top layer and on PCoder 3, at t = 0 and t = 2, from one readout each."""
     dynamics = PCDynamics(network)
-    request = CamRequest(tuple(METHODS), (2, 4))
+    request = CamRequest(tuple(METHODS), (2, 4), 5)
     maps = {}
     for timestep in (0, 2):
         *_, readout = dynamics.run(inputs, timestep, Coefficients.broadcast(HPS, 4), layers=(2,))
@@ -197,7 +197,7 @@ def test_the_default_readout_records_only_the_head(network, inputs):
 
 def test_engine_computes_what_the_request_names(network, inputs):
     dynamics = PCDynamics(network)
-    request = CamRequest(("gradcam", "eigencam"), (4, 1))
+    request = CamRequest(("gradcam", "eigencam"), (4, 1), 5)
     (block,) = Engine(dynamics, batch_size=4, diagnostics=False, cams=request).run(inputs, CLASSES, [HPS], 2)
     assert sorted(block.cams) == sorted([("gradcam", "pcoder5"), ("eigencam", "pcoder5"), ("gradcam", "pcoder2"), ("eigencam", "pcoder2")])
     assert block.cams[("gradcam", "pcoder2")].shape == (4, 3, 48, 48)

@@ -21,7 +21,7 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["hyperparameters"]["hps_0"]["alpha"].pop(), r"hyperparameters\.hps_0\.alpha: 4 values, but model mini has 5 PCoders"),
         (lambda c: c["hyperparameters"]["hps_0"]["beta"].__setitem__(2, 1.5), r"hyperparameters\.hps_0\.beta\[2\]: 1\.5 is greater than the maximum of 1"),
         (lambda c: c["noise"].__setitem__("sigmas", [-0.1]), r"noise\.sigmas\[0\]: -0\.1 is less than the minimum of 0"),
-        (lambda c: c["model"].__setitem__("spec", "vgg19"), r"model\.spec: 'vgg19' is not one of the networks mini, pvgg16"),
+        (lambda c: c["model"].__setitem__("spec", "vgg19"), r"model\.spec: 'vgg19' is not one of the networks mini, pefficientnet_b0, pvgg16"),
         (lambda c: c["model"].__setitem__("spec", "pvgg16"), r"model\.spec: the demo world trains the `mini` network"),
         (lambda c: c["dynamics"].pop("timesteps"), r"dynamics\.timesteps: missing \(required key\)"),
         (lambda c: c["scores"].__setitem__("thershold", 0.5), r"scores\.thershold: unknown key"),
@@ -36,7 +36,7 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["scores"].__setitem__("metrics", ["auroc"]), r"figures\.fig2\.metric: 'iou' is not one of scores\.metrics \['auroc'\]"),
         (lambda c: c["figures"]["fig2"].__setitem__("alpha", 1.0), r"figures\.fig2\.alpha: 1\.0 is greater than or equal to the maximum of 1"),
         (lambda c: c["cam"].__setitem__("methods", ["gradcam", "scorecam"]), r"cam\.methods\[1\]: 'scorecam' is not one of"),
-        (lambda c: c["cam"].__setitem__("layers", ["top", "pcoder6"]), r"cam\.layers\[1\]: 'pcoder6' does not exist; model mini has 5 PCoders"),
+        (lambda c: c["cam"].__setitem__("layers", ["top", "pcoder6"]), r"cam\.layers\[1\]: layer 'pcoder6': the network has 5 PCoders \(pcoder1 \.\. pcoder5\) \(model mini\)"),
         (lambda c: c["cam"].__setitem__("layers", ["pcoder5", "top"]), r"cam\.layers\[1\]: 'top' is the layer 'pcoder5' names already"),
         (lambda c: c["cam"].__setitem__("methods", ["eigencam"]), r"figures\.diagnostics: draws the IoU of Grad-CAM on the top layer"),
         (lambda c: c["figures"]["fig2"].__setitem__("method", "hirescam") or c["cam"].__setitem__("methods", ["gradcam"]), r"figures\.fig2\.method: 'hirescam' is not one of cam\.methods \['gradcam'\]"),
@@ -55,7 +55,7 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["weights"].__setitem__("backbone", "https://h/vgg16-397923af.pth"), r"weights\.backbone: 'https://h/vgg16-397923af.pth' is not of type 'object', 'null'"),
         (lambda c: c["weights"].__setitem__("backbone", {"url": "ftp://h/vgg16-397923af.pth"}), r"weights\.backbone\.url: 'ftp://h/vgg16-397923af.pth' does not match"),
         (lambda c: c["weights"].__setitem__("backbone", {"path": "/data/vgg16.pth", "sha256": "a" * 64}), None),
-        (lambda c: c.update(world="imagenet_s"), r"model\.spec: ImageNet-S runs a network with published weights \(pvgg16\), not 'mini'"),
+        (lambda c: c.update(world="imagenet_s"), r"model\.spec: ImageNet-S runs a network with published weights \(pefficientnet_b0, pvgg16\), not 'mini'"),
         (lambda c: c["extraction"].__setitem__("device", "gpu"), r"extraction\.device: 'gpu' does not match"),
         (lambda c: c["extraction"].__setitem__("chunk_size", 0), r"extraction\.chunk_size: 0 is less than the minimum of 1"),
         (lambda c: c["extraction"].__setitem__("memory_format", "nhwc"), r"extraction\.memory_format: 'nhwc' is not one of \['contiguous', 'channels_last'\]"),
@@ -183,6 +183,17 @@ def test_nested_integers_are_integers_too():
     assert "demo.training.epochs: 10.0 is not of type 'integer'" in text
     assert "sweeps.fig4.n_images: 64.0 is not of type 'integer'" in text
     assert "figures.fig3.timesteps[0]: 1.0 is not of type 'integer'" in text
+
+
+def test_a_network_takes_crops_its_predictors_can_match():
+    config = default_config()
+    config.update(world="imagenet_s")
+    config["model"]["spec"] = "pvgg16"
+    config["selection"].update(resize=128, crop=120)
+    with pytest.raises(ConfigError, match=r"selection\.crop: the pvgg16 network takes sizes that are multiples of 16 .*not crop=120"):
+        validate_config(config)
+    config["selection"]["crop"] = 112
+    validate_config(config)
 
 
 def test_the_mini_network_takes_96_pixel_crops():

@@ -253,9 +253,9 @@ def test_fetch_archive_sha256_is_checked_when_given(weights, out):
 
 
 def test_a_network_trained_here_has_nothing_to_fetch(tmp_path):
-    with pytest.raises(ValueError, match=r"network 'mini' has no published weights to fetch .*networks with published weights: pvgg16"):
+    with pytest.raises(ValueError, match=r"network 'mini' has no published weights to fetch .*networks with published weights: pefficientnet_b0, pvgg16"):
         fetch_weights(tmp_path, "mini")
-    with pytest.raises(ValueError, match=r"unknown network 'vgg19'; known networks: mini, pvgg16"):
+    with pytest.raises(ValueError, match=r"unknown network 'vgg19'; known networks: mini, pefficientnet_b0, pvgg16"):
         fetch_weights(tmp_path, "vgg19")
 
 

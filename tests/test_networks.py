@@ -65,6 +65,21 @@ def check_record_against_builder(record: NetworkRecord) -> None:
     for stage, pcoder in zip(net.stages, record.pcoders):
         rep = stage(rep)
         assert rep.shape == seen[pcoder.module], f"{record.name}: the stage of the PCoder at {pcoder.module} gives {rep.shape}"
+    # Each predictor predicts what lies below it, at the record's input size and at the smallest
+    # other sizes it allows.
+    sizes = [record.input_size] if record.fixed_input else [record.input_size, record.input_multiple, 3 * record.input_multiple]
+    for size in sizes:
+        below = torch.zeros(1, 3, size, size, device="meta")
+        for stage, pmodule in zip(net.stages, net.pmodules):
+            rep = stage(below)
+            assert pmodule(rep).shape == below.shape, f"{record.name}: a predictor at {size} x {size} gives {pmodule(rep).shape}, not {below.shape}"
+            below = rep
+    # The head layer (the CAM layer `head`) is the output of the module the record names.
+    assert net.head_layer == record.head_layer
+    if record.head_layer is not None:
+        modules[record.head_layer].register_forward_hook(record_shape(record.head_layer))
+        net(x)
+        assert net.head_parts[0](rep_top(net, x)).shape == seen[record.head_layer]
     assert [p.has_feedback for p in net.pcoders] == record.has_feedback
     assert record.has_feedback == [True] * (record.num_pcoders - 1) + [False]
     assert net.input_size == record.input_size
@@ -73,6 +88,12 @@ def check_record_against_builder(record: NetworkRecord) -> None:
     # The cost the run time limits are computed from: an upper bound, and a close one.
     counted = CostModel.of(net).everything()
     assert counted <= record.gmacs_per_step < 1.01 * counted, f"{record.name}: python benchmarks/costmodel.py {record.name} counts {counted}"
+
+
+def rep_top(net, x: torch.Tensor) -> torch.Tensor:
+    for stage in net.stages:
+        x = stage(x)
+    return x
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -155,6 +176,7 @@ def toy_record(backbone: WeightFile, archive: WeightFile | None) -> NetworkRecor
         pcoders=(PCoderSpec("features.1", True), PCoderSpec("features.4", False)),
         input_size=16,
         fixed_input=True,
+        input_multiple=2,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         num_classes=3,
@@ -246,14 +268,15 @@ def test_a_new_network_is_one_record_and_one_builder_module(published_toy, tmp_p
         assert torch.equal(dynamics.net.state_dict()[key], value), key
 
     # Its builder lives outside pcgc: nothing of pcgc's is its code, and it leaves the others' alone.
-    assert unused_spec_modules("toy") == {"pcgc.compute.networks.mini", "pcgc.compute.networks.pvgg16"}
-    assert unused_spec_modules("pvgg16") == {"pcgc.compute.networks.mini"}
+    builders = {"pcgc.compute.networks.mini", "pcgc.compute.networks.pvgg16", "pcgc.compute.networks.pefficientnet_b0"}
+    assert unused_spec_modules("toy") == builders
+    assert unused_spec_modules("pvgg16") == builders - {"pcgc.compute.networks.pvgg16"}
 
 
 def test_an_unknown_network_is_named_with_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown network 'toy'; known networks: mini, pvgg16"):
+    with pytest.raises(ValueError, match=r"unknown network 'toy'; known networks: mini, pefficientnet_b0, pvgg16"):
         build_network("toy", 3)
     config = default_config()
     config["model"]["spec"] = "toy"
-    with pytest.raises(ValueError, match=r"model\.spec: 'toy' is not one of the networks mini, pvgg16"):
+    with pytest.raises(ValueError, match=r"model\.spec: 'toy' is not one of the networks mini, pefficientnet_b0, pvgg16"):
         validate_config(config)

@@ -7,7 +7,10 @@ pytorch-grad-cam does.
 
 Layers are named `pcoder1` .. `pcoder{N}`: the representation of that PCoder. The top one,
 `pcoder{N}`, is the default (the paper's Grad-CAM layer); its gradient only flows through the head,
-whose graph `PCDynamics.readout` keeps. For a lower PCoder n the gradient is that of the target
+whose graph `PCDynamics.readout` keeps. Where the head has convolutions of its own (EfficientNet's
+`conv_head` -> `bn2`), `head` is its last convolutional activation, the layer Grad-CAM takes on a
+plain EfficientNet: it is a function of the top representation at the same timestep only, so its
+gradient flows through the rest of the head alone. For a lower PCoder n the gradient is that of the target
 logit at timestep t with respect to the representation of PCoder n at t, through this timestep's
 feedforward path to the head, with the previous state held fixed: above n each PCoder m contributes
 `beta_m * d stage_m` (plain `d stage_m` at t = 0, where rep = ff). This is the partial derivative
@@ -37,14 +40,18 @@ MINMAX_EPSILON = 1e-7
 DEFAULT_METHOD = "gradcam"
 @dataclass(frozen=True)
 class CamRequest:
-    """Which maps to compute: every method on every layer (0-based PCoder indices)."""
+    """Which maps to compute: every method on every layer (pcgc.spec.layers: 0-based PCoder
+    indices, N for the head layer) of a network with `num_pcoders` PCoders."""
 
     methods: tuple[str, ...]
     layers: tuple[int, ...]
+    num_pcoders: int
 
     def __post_init__(self) -> None:
         if not self.methods or not self.layers:
             raise ValueError(f"a CAM request needs at least one method and one layer; got {self.methods}, {self.layers}")
+        for layer in self.layers:
+            layer_name(layer, self.num_pcoders)  # a layer of this network
         for method in self.methods:
             get_method(method)
         for group, kind in ((self.methods, "method"), (self.layers, "layer")):
@@ -54,23 +61,26 @@ class CamRequest:
     @classmethod
     def default(cls, num_pcoders: int) -> "CamRequest":
         """Grad-CAM on the top representation: the paper's map."""
-        return cls((DEFAULT_METHOD,), (num_pcoders - 1,))
+        return cls((DEFAULT_METHOD,), (num_pcoders - 1,), num_pcoders)
 
     @classmethod
-    def from_config(cls, entry: dict, num_pcoders: int) -> "CamRequest":
-        """From the config's `cam: {methods, layers}`; layers by name (`top`, `pcoder<n>`)."""
-        layers = tuple(layer_index(name, num_pcoders) for name in entry["layers"])
+    def from_config(cls, entry: dict, num_pcoders: int, *, has_head_layer: bool = False) -> "CamRequest":
+        """From the config's `cam: {methods, layers}`; layers by name (`top`, `pcoder<n>`, `head`)."""
+        layers = tuple(layer_index(name, num_pcoders, has_head_layer=has_head_layer) for name in entry["layers"])
         if len(set(layers)) != len(layers):
-            names = [layer_name(i) for i in layers]
+            names = [layer_name(i, num_pcoders) for i in layers]
             raise ValueError(f"cam.layers: {entry['layers']} names a layer twice (as {names})")
-        return cls(tuple(entry["methods"]), layers)
+        return cls(tuple(entry["methods"]), layers, num_pcoders)
+
+    def name(self, layer: int) -> str:
+        return layer_name(layer, self.num_pcoders)
 
     def keys(self) -> list[tuple[str, str]]:
         """(method, layer name) of every map, layers in the order given, methods within each."""
-        return [(method, layer_name(layer)) for layer in self.layers for method in self.methods]
+        return [(method, self.name(layer)) for layer in self.layers for method in self.methods]
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {"methods": list(self.methods), "layers": [layer_name(layer) for layer in self.layers]}
+        return {"methods": list(self.methods), "layers": [self.name(layer) for layer in self.layers]}
 
     @property
     def uses_gradients(self) -> bool:
@@ -100,9 +110,9 @@ def compute_cams(readout: Readout, target_class: torch.Tensor, request: CamReque
     """Every map of `request` for `target_class` ([B] class indices), from one backward pass.
 
     The readout must have been taken with `layers` covering the request's layers."""
-    missing = [layer_name(layer) for layer in request.layers if layer not in readout.layers]
+    missing = [request.name(layer) for layer in request.layers if layer not in readout.layers]
     if missing:
-        raise ValueError(f"the readout kept no graph for layer(s) {missing}; it has {[layer_name(i) for i in readout.layers]}")
+        raise ValueError(f"the readout kept no graph for layer(s) {missing}; it has {[request.name(i) for i in readout.layers]}")
     score = target_score(readout, target_class)
     activations = [readout.layers[layer] for layer in request.layers]
     gradients: Sequence[torch.Tensor | None] = [None] * len(activations)
@@ -114,7 +124,7 @@ def compute_cams(readout: Readout, target_class: torch.Tensor, request: CamReque
         activation = activation.detach().float()
         for name in request.methods:
             method = METHODS[name]
-            raw[(name, layer_name(layer))] = method.raw(activation, gradient if method.uses_gradients else None).detach()
+            raw[(name, request.name(layer))] = method.raw(activation, gradient if method.uses_gradients else None).detach()
     return CamMaps(raw=raw, score=score.detach())
 
 

@@ -199,7 +199,8 @@ class Readout:
     state: DynamicsState
     layers: dict[int, torch.Tensor] = field(default_factory=dict)
     """PCoder index (0-based) -> its rep, in the graph of `logits`: the top one always, lower ones
-    where `PCDynamics.readout` was asked for them."""
+    where `PCDynamics.readout` was asked for them; index N (pcgc.spec.layers) the head layer's
+    activation where asked for."""
 
 
 @dataclass(frozen=True)
@@ -410,12 +411,15 @@ class PCDynamics:
         each PCoder m above it contributing `feedforward[:, m] * stage_m` ([B, N] weights, beta
         of the timestep's coefficients; None at t = 0, where rep = ff), with the previous state
         held fixed (pcgc.compute.cam). The forward values are exactly the state's: only the stages above
-        the lowest layer are run again, to record their graph.
+        the lowest layer are run again, to record their graph. Index N asks for the head layer's
+        activation (a network with `head_layer`): the head runs in its two parts.
         """
         top = self.net.num_pcoders - 1
-        lowest = min((*layers, top))
-        if lowest < 0:
-            raise ValueError(f"layers must be PCoder indices in 0..{top}, got {list(layers)}")
+        head_layer = top + 1 in layers
+        lowest = min((*(layer for layer in layers if layer != top + 1), top))
+        if lowest < 0 or max((*layers, top)) > top + head_layer or (head_layer and self.net.head_layer is None):
+            head = f" or the head layer {top + 1}" if self.net.head_layer is not None else ""
+            raise ValueError(f"layers must be PCoder indices in 0..{top}{head}, got {list(layers)}")
         with torch.enable_grad():
             rep = state.reps[lowest].detach().requires_grad_(True)
             kept = {lowest: rep}
@@ -426,7 +430,12 @@ class PCDynamics:
                 # of `weight * drive`: the feedback, memory and error terms are constants here.
                 rep = state.reps[m].detach() + weight * (drive - drive.detach())
                 kept[m] = rep
-            logits = self.net.head(rep)
+            if head_layer:
+                features, classifier = self.net.head_parts
+                kept[top + 1] = features(rep)
+                logits = classifier(kept[top + 1])
+            else:
+                logits = self.net.head(rep)
         return Readout(state.t, rep, logits, state.errors, state, kept)
 
     def run(

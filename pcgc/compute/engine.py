@@ -26,10 +26,11 @@ from typing import Collection, Iterator, Sequence
 
 import torch
 
-from pcgc.compute.cam import CamRequest, compute_cams, layer_name
+from pcgc.compute.cam import CamRequest, compute_cams
 from pcgc.compute.dynamics import Coefficients, PCDynamics, Readout
 from pcgc.compute.precision import check_precision, computing_in
 from pcgc.spec.hyperparameters import HyperParameters
+from pcgc.spec.layers import layer_name
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class Trajectories:
     @property
     def top_layer(self) -> str:
         """The name of the top representation's layer (`pcoder{N}`)."""
-        return layer_name(self.prediction_error.shape[-1] - 1)
+        count = self.prediction_error.shape[-1]
+        return layer_name(count - 1, count)
 
     @property
     def cam_raw(self) -> torch.Tensor:
@@ -139,12 +141,15 @@ class Engine:
         self.device = next(dynamics.net.parameters()).device
         check_precision(precision, self.device)
         self.precision = precision
-        self.cams = CamRequest.default(dynamics.net.num_pcoders) if cams is None else cams
-        top = dynamics.net.num_pcoders - 1
-        bad = [layer for layer in self.cams.layers if not 0 <= layer <= top]
-        if bad:
-            raise ValueError(f"CAM layers {bad} are not PCoders of this network (0..{top})")
-        # Lower layers need the graph of the stages above them; the top one only the head's.
+        net = dynamics.net
+        self.cams = CamRequest.default(net.num_pcoders) if cams is None else cams
+        if self.cams.num_pcoders != net.num_pcoders:
+            raise ValueError(f"the CAM request is for a network of {self.cams.num_pcoders} PCoders; {net.name} has {net.num_pcoders}")
+        if net.head_layer is None and net.num_pcoders in self.cams.layers:
+            raise ValueError(f"a CAM on the head layer was asked for, but {net.name}'s head has no convolutional layer")
+        top = net.num_pcoders - 1
+        # Lower layers need the graph of the stages above them, the head layer the head's in two
+        # parts; the top one only the head's.
         self._graph_layers = tuple(layer for layer in self.cams.layers if layer != top)
 
     def configurations_per_batch(self, images: int) -> int:

@@ -7,6 +7,7 @@ ones a schema cannot express. Every message names the key at fault.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 from importlib import resources
 from pathlib import Path
@@ -102,6 +103,10 @@ def _semantic_errors(config: Mapping) -> list[str]:
     messages = []
     model = NETWORKS[config["model"]["spec"]]
     count = model.num_pcoders
+    missing = [package for package in model.requires if importlib.util.find_spec(package) is None]
+    if missing:
+        extras = ",".join(missing)
+        messages.append(f"model.spec: the {model.name} network needs {', '.join(missing)}: pip install 'pcgc[{extras}]'")
     for name, hps in config["hyperparameters"].items():
         for coefficient in ("beta", "lambda", "alpha"):
             if len(hps[coefficient]) != count:
@@ -130,10 +135,21 @@ def _semantic_errors(config: Mapping) -> list[str]:
                 f"weights.{role}: give exactly one of url and path, or null for the network's published file "
                 f"(got url={source.get('url')!r}, path={source.get('path')!r})"
             )
+    members = (config["weights"]["feedback_archive"] or {}).get("members")
+    fetched = fetched_network(config["model"]["spec"])
+    if isinstance(members, list) and len(members) != fetched.num_pcoders:
+        messages.append(
+            f"weights.feedback_archive.members: {len(members)} names, but {fetched.name} has {fetched.num_pcoders} PCoders"
+        )
     if model.fixed_input and config["selection"]["crop"] != model.input_size:
         messages.append(
             f"selection.crop: the {model.name} network takes {model.input_size} x {model.input_size} inputs, "
             f"not crop={config['selection']['crop']}"
+        )
+    elif config["selection"]["crop"] % model.input_multiple:
+        messages.append(
+            f"selection.crop: the {model.name} network takes sizes that are multiples of {model.input_multiple} "
+            f"(its predictors must match the layers below), not crop={config['selection']['crop']}"
         )
     if config["selection"]["crop"] > config["selection"]["resize"]:
         messages.append(
@@ -215,11 +231,12 @@ def _cam_errors(config: Mapping, count: int) -> list[str]:
     """Layers that exist and are named once; what the diagnostics figure needs is computed."""
     messages = []
     layers: dict[int, str] = {}
+    has_head_layer = NETWORKS[config["model"]["spec"]].head_layer is not None
     for n, name in enumerate(config["cam"]["layers"]):
         try:
-            index = layer_index(name, count) + 1
-        except ValueError:
-            messages.append(f"cam.layers[{n}]: {name!r} does not exist; model {config['model']['spec']} has {count} PCoders (pcoder1 .. pcoder{count})")
+            index = layer_index(name, count, has_head_layer=has_head_layer) + 1
+        except ValueError as error:
+            messages.append(f"cam.layers[{n}]: {error} (model {config['model']['spec']})")
             continue
         if index in layers:
             messages.append(f"cam.layers[{n}]: {name!r} is the layer {layers[index]!r} names already (top is pcoder{count})")
@@ -228,7 +245,7 @@ def _cam_errors(config: Mapping, count: int) -> list[str]:
     fig2 = config["figures"]["fig2"]
     if fig2["method"] not in config["cam"]["methods"]:
         messages.append(f"figures.fig2.method: {fig2['method']!r} is not one of cam.methods {config['cam']['methods']}")
-    stored = [layer_name(index - 1) for index in sorted(layers)]
+    stored = [layer_name(index - 1, count) for index in sorted(layers)]
     if fig2["layer"] not in stored:
         messages.append(f"figures.fig2.layer: {fig2['layer']!r} is not one of the layers cam.layers stores {stored} (top is pcoder{count})")
     diagnostics = config["figures"]["diagnostics"]
@@ -307,10 +324,11 @@ def _sigma_label_errors(config: Mapping) -> list[str]:
     ]
 
 
-def weight_sources(config: Mapping) -> dict[str, dict[str, str | None]]:
+def weight_sources(config: Mapping) -> dict[str, dict[str, Any]]:
     """The `weights` section's sources, each as {url, path, sha256}: a null source is the published
     file of the network's record (pcgc.spec.networks.fetched_network), a given one is completed with
-    nulls. `config` must be valid."""
+    nulls. The archive's members, where the user names them, stay beside (`members`). `config`
+    must be valid."""
     record = fetched_network(config["model"]["spec"])
     sources = {}
     for role in WEIGHT_ROLES:
@@ -319,6 +337,8 @@ def weight_sources(config: Mapping) -> dict[str, dict[str, str | None]]:
             sources[role] = record.weights.file(role).source()
         else:
             sources[role] = {key: given.get(key) for key in ("url", "path", "sha256")}
+            if given.get("members") is not None:
+                sources[role]["members"] = given["members"]
     return sources
 
 

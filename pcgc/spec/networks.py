@@ -44,6 +44,11 @@ WEIGHT_FORMATS: Mapping[str, str] = MappingProxyType({
         "a zip archive with one file per PCoder, each a torch state dict of that PCoder's predictor (pmodule); "
         "a member is found by its file name, wherever it sits in the archive"
     ),
+    "predify_pcoder_checkpoint_zip": (
+        "a zip archive with one training checkpoint per PCoder, as Predify's training script saves them: a dict "
+        "whose `pcoderweights` is the PCoder's state dict (the predictor's keys prefixed `pmodule.`); a member "
+        "is found by the PCoder number in its file name (`pc<n>`, `pcoder<n>`), or named by `members`"
+    ),
 })
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -82,7 +87,8 @@ class WeightFile:
     archive, by loading every member into the network."""
     members: str | None = None
     """For an archive: its members' file names, `{n}` standing for the PCoder (1-based). None: the
-    predictor files' own names (`<pmodule_prefix>_pc{n}_pmodule.pth`)."""
+    predictor files' own names (`<pmodule_prefix>_pc{n}_pmodule.pth`) for `predify_pmodule_zip`,
+    the PCoder number in the file name for `predify_pcoder_checkpoint_zip`."""
 
     def __post_init__(self) -> None:
         if not self.file or "/" in self.file:
@@ -139,6 +145,9 @@ class NetworkRecord:
     """The square input the network is built for (`selection.crop` must equal it where `fixed_input`)."""
     fixed_input: bool
     """Whether the network takes only `input_size` inputs (a configuration check)."""
+    input_multiple: int
+    """Other input sizes must be a multiple of this: each predictor's output must have the size of
+    the representation below, so no downsampling may round (a configuration check)."""
     mean: tuple[float, ...]
     std: tuple[float, ...]
     """Per-channel normalisation of [0, 1] RGB pixels."""
@@ -151,6 +160,13 @@ class NetworkRecord:
     """Multiply-accumulates (1e9) per image and timestep computing everything at every step, at
     `input_size`: an upper bound of what the engine does. `python benchmarks/costmodel.py <name>`
     counts it; a test holds the two within 1 %."""
+    head_layer: str | None = None
+    """Dotted name of the module whose output is the head's last convolutional activation, where the
+    head has one (EfficientNet's `bn2`, after `conv_head`): the CAM layer `head`. None: the head
+    has no convolution (VGG's), and the top PCoder's representation is the last convolutional one."""
+    requires: tuple[str, ...] = ()
+    """Python packages the builder imports beyond pcgc's own dependencies, each installed by the
+    pcgc extra of the same name (`pip install 'pcgc[timm]'`); checked when the config is read."""
 
     def __post_init__(self) -> None:
         def wrong(message: str) -> ValueError:
@@ -166,8 +182,8 @@ class NetworkRecord:
             raise wrong("the top PCoder has nothing above it to feed back (has_feedback must be False)")
         if len({p.module for p in self.pcoders}) != len(self.pcoders):
             raise wrong("two PCoders sit on the same module")
-        if self.input_size < 1:
-            raise wrong(f"input_size {self.input_size} must be positive")
+        if self.input_size < 1 or self.input_multiple < 1 or self.input_size % self.input_multiple:
+            raise wrong(f"input_size {self.input_size} must be a positive multiple of input_multiple {self.input_multiple}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise wrong("mean and std need three values (RGB), std positive")
         if self.num_classes is not None and self.num_classes < 2:
@@ -179,6 +195,8 @@ class NetworkRecord:
                 raise wrong(f"hyperparameters {set_name!r} have {hps.num_pcoders} values per coefficient, not {self.num_pcoders}")
         if not self.gmacs_per_step > 0:
             raise wrong(f"gmacs_per_step {self.gmacs_per_step} must be positive")
+        if self.head_layer is not None and not _DOTTED.fullmatch(self.head_layer):
+            raise wrong(f"head_layer {self.head_layer!r} is not a dotted module name")
         object.__setattr__(self, "hyperparameters", MappingProxyType(dict(self.hyperparameters)))
 
     @property
@@ -202,12 +220,15 @@ class NetworkRecord:
         """The predictors' file names in the weights folder, in PCoder order."""
         return [pmodule_filename(self.weights.pmodule_prefix, n) for n in range(1, self.num_pcoders + 1)]
 
-    def archive_members(self) -> list[str]:
-        """The predictors' file names inside the feedback archive, in PCoder order."""
+    def archive_members(self) -> list[str] | None:
+        """The predictors' file names inside the feedback archive, in PCoder order; None where the
+        archive's format finds them by the PCoder number in their names."""
         archive = self.weights.feedback_archive
-        if archive is None or archive.members is None:
-            return self.pmodule_files()
-        return [archive.members.format(n=n) for n in range(1, self.num_pcoders + 1)]
+        if archive is not None and archive.members is not None:
+            return [archive.members.format(n=n) for n in range(1, self.num_pcoders + 1)]
+        if archive is not None and archive.format == "predify_pcoder_checkpoint_zip":
+            return None
+        return self.pmodule_files()
 
 
 # --------------------------------------------------------------------------------------- records
@@ -234,6 +255,7 @@ PVGG16 = NetworkRecord(
     ),
     input_size=224,
     fixed_input=False,
+    input_multiple=16,  # four 2 x 2 max-pools below the top PCoder
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
     num_classes=1000,
@@ -259,6 +281,53 @@ PVGG16 = NetworkRecord(
     gmacs_per_step=137.46,
 )
 
+# Predify's coefficients for PEfficientNet-B0, two sets (bhavinc/predify2021): the one its
+# experiments ran with (ffm 0.8, fbm 0.1, erm 0.01 on all eight PCoders), and the one `get_model`
+# builds the network with (0.33, 0.33, 0.01). The top PCoder has nothing above it, so its lambda is
+# not used (its memory weight is 1 - beta); it is kept as Predify wrote it.
+PREDIFY_PEFFICIENTNET_B0 = HyperParameters.uniform(8, beta=0.8, lam=0.1, alpha=0.01)
+PREDIFY_PEFFICIENTNET_B0_GET_MODEL = HyperParameters.uniform(8, beta=0.33, lam=0.33, alpha=0.01)
+
+PEFFICIENTNET_B0 = NetworkRecord(
+    name="pefficientnet_b0",
+    builder="pcgc.compute.networks.pefficientnet_b0",
+    # timm's efficientnet_b0 with Predify's eight PCoders: after the stem (Predify hooked `act1`;
+    # since timm 0.9 `bn1` is a BatchNormAct2d whose output is that activation) and after each of
+    # the seven stages of inverted-residual blocks.
+    pcoders=(
+        PCoderSpec("bn1", True),
+        *(PCoderSpec(f"blocks.{k}", True) for k in range(6)),
+        PCoderSpec("blocks.6", False),
+    ),
+    input_size=224,
+    fixed_input=False,
+    input_multiple=32,  # five stride-2 stages (the stem and blocks 1, 2, 3, 5)
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    num_classes=1000,
+    weights=NetworkWeights(
+        # The RandAugment weights Predify loaded (timm's `efficientnet_b0.ra_in1k`, 77.7 % top-1);
+        # the file name carries the first 8 hex digits of its sha256, as torch.hub names files.
+        backbone=WeightFile(
+            file="efficientnet_b0_ra-3dd342df.pth",
+            format="state_dict",
+            url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/efficientnet_b0_ra-3dd342df.pth",
+        ),
+        pmodule_prefix="pefficientnet_b0_imagenet_pretrained",
+        # Predify's trained predictors (linked from bhavinc/predify2021's README): one training
+        # checkpoint per PCoder, under names the README does not give. No checksum is published.
+        feedback_archive=WeightFile(
+            file="weights_pefficientNetB0_imagenet.zip",
+            format="predify_pcoder_checkpoint_zip",
+            url="https://www.dropbox.com/s/0np1pzp3o3qhonv/weights_pefficientNetB0_imagenet.zip?dl=1",
+        ),
+    ),
+    hyperparameters={"predify": PREDIFY_PEFFICIENTNET_B0, "predify_get_model": PREDIFY_PEFFICIENTNET_B0_GET_MODEL},
+    gmacs_per_step=0.9786,
+    head_layer="bn2",
+    requires=("timm",),
+)
+
 MINI = NetworkRecord(
     name="mini",
     builder="pcgc.compute.networks.mini",
@@ -273,6 +342,7 @@ MINI = NetworkRecord(
     ),
     input_size=96,
     fixed_input=True,
+    input_multiple=16,
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
     num_classes=None,
@@ -294,7 +364,7 @@ def _registry(*records: NetworkRecord) -> dict[str, NetworkRecord]:
     return {record.name: record for record in records}
 
 
-NETWORKS: dict[str, NetworkRecord] = _registry(PVGG16, MINI)
+NETWORKS: dict[str, NetworkRecord] = _registry(PVGG16, PEFFICIENTNET_B0, MINI)
 
 
 def network_record(name: str) -> NetworkRecord:

@@ -62,7 +62,10 @@ def extract(
         raise ValueError(
             f"hyperparameters.{hps_name}: {len(hps.beta)} values per coefficient, {network.spec} has {net.num_pcoders} PCoders"
         )
-    request = CamRequest.default(net.num_pcoders) if cams is None else CamRequest.from_config(dict(cams), net.num_pcoders)
+    if cams is None:
+        request = CamRequest.default(net.num_pcoders)
+    else:
+        request = CamRequest.from_config(dict(cams), net.num_pcoders, has_head_layer=net.head_layer is not None)
     torch_device = next(net.parameters()).device
     inputs_h5, selection_h5 = network.inputs_h5, network.selection_h5
 

@@ -1,8 +1,9 @@
 """Reading and writing the checkpoint files of a predictive-coding network.
 
 The formats are Predify's: the backbone is a plain state dict of the classifier (torchvision's VGG16
-file for PVGG16), and each PCoder's predictor is a plain state dict in its own file,
-`<prefix>_pc{n}_pmodule.pth`. Files are read with `weights_only=True`, so a checkpoint that would run
+file for PVGG16, timm's EfficientNet-B0 file for PEfficientNet-B0), and each PCoder's predictor is a
+plain state dict in its own file, `<prefix>_pc{n}_pmodule.pth` (where Predify published training
+checkpoints instead, the fetch takes the predictor out of them: `read_pcoder_checkpoint`). Files are read with `weights_only=True`, so a checkpoint that would run
 pickled code is refused rather than executed. Every failure names the file and what is wrong.
 """
 
@@ -40,32 +41,67 @@ def _unpickler_reason(err: Exception) -> str:
     return ". ".join(reason) or type(err).__name__
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a plain state dict without executing pickled code."""
+def read_checkpoint(path: str | os.PathLike, label: str | None = None) -> object:
+    """Load whatever a checkpoint file holds (tensors, and the dicts, lists and numbers around them)
+    without executing pickled code. Errors name the file as `label` (default: its path)."""
     path = Path(path)
+    name = label or str(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
+        raise CheckpointError(f"{name}: checkpoint file not found")
     with open(path, "rb") as handle:
         header = handle.read(len(_LEGACY_HEADER))
     if not (header.startswith(_ZIP_HEADER) or header == _LEGACY_HEADER):
-        raise CheckpointError(f"{path}: {_NOT_A_CHECKPOINT}: it starts with neither torch.save format's header")
+        raise CheckpointError(f"{name}: {_NOT_A_CHECKPOINT}: it starts with neither torch.save format's header")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         reason = _unpickler_reason(err)
         if "GLOBAL" in reason:
             raise CheckpointError(
-                f"{path}: refused to load: it needs more than tensors to unpickle, so loading it could run code ({reason})"
+                f"{name}: refused to load: it needs more than tensors to unpickle, so loading it could run code ({reason})"
             ) from err
-        raise CheckpointError(f"{path}: {_NOT_A_CHECKPOINT} ({reason})") from err
+        raise CheckpointError(f"{name}: {_NOT_A_CHECKPOINT} ({reason})") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         first = str(err).split(". ")[0] or type(err).__name__
-        raise CheckpointError(f"{path}: {_NOT_A_CHECKPOINT} ({first})") from err
+        raise CheckpointError(f"{name}: {_NOT_A_CHECKPOINT} ({first})") from err
+    return state
+
+
+def _as_state_dict(state: object, where: str) -> dict[str, torch.Tensor]:
     if not isinstance(state, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
-        raise CheckpointError(f"{path}: expected a state dict (a mapping of names to tensors), got {type(state).__name__}")
+        raise CheckpointError(f"{where}: expected a state dict (a mapping of names to tensors), got {type(state).__name__}")
     return dict(state)
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a plain state dict without executing pickled code."""
+    return _as_state_dict(read_checkpoint(path), str(path))
+
+
+# Predify's training checkpoints (model_factory/train_feedback_weights.py of bhavinc/predify2021):
+# {"pcoderweights": the PCoder's state dict, "optimizer": ..., "epoch": ...}; a PCoder's only
+# parameters are its predictor's, under `pmodule.`.
+PCODER_WEIGHTS_KEY = "pcoderweights"
+PMODULE_PREFIX = "pmodule."
+
+
+def read_pcoder_checkpoint(path: str | os.PathLike, label: str | None = None) -> dict[str, torch.Tensor]:
+    """The predictor's state dict in one of Predify's PCoder training checkpoints (keys without
+    the `pmodule.` prefix), as Predify's `get_model` loads it. Errors name the file as `label`."""
+    name = label or str(path)
+    checkpoint = read_checkpoint(path, label)
+    if not isinstance(checkpoint, Mapping) or PCODER_WEIGHTS_KEY not in checkpoint:
+        keys = sorted(map(str, checkpoint)) if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
+        raise CheckpointError(f"{name}: not a PCoder training checkpoint: no key {PCODER_WEIGHTS_KEY!r} (it holds {keys})")
+    state = _as_state_dict(checkpoint[PCODER_WEIGHTS_KEY], f"{name}[{PCODER_WEIGHTS_KEY!r}]")
+    stray = sorted(key for key in state if not key.startswith(PMODULE_PREFIX))
+    if stray:
+        raise CheckpointError(
+            f"{name}[{PCODER_WEIGHTS_KEY!r}]: keys without the {PMODULE_PREFIX!r} prefix of the predictor: {stray}"
+        )
+    return {key.removeprefix(PMODULE_PREFIX): value for key, value in state.items()}
 
 
 def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> None:

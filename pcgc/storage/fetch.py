@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
+import logging
 import os
 import re
 import sys
@@ -28,7 +29,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -38,7 +39,15 @@ from pcgc.compute.networks import build_network
 from pcgc.spec.networks import NETWORKS, WEIGHT_ROLES, NetworkRecord, network_record
 from pcgc.spec.provenance import sha256_file
 from pcgc.storage.atomic import atomic_path
-from pcgc.storage.checkpoints import CheckpointError, load_state_into, read_state_dict
+from pcgc.storage.checkpoints import (
+    CheckpointError,
+    load_state_into,
+    read_pcoder_checkpoint,
+    read_state_dict,
+    save_state_dict,
+)
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -366,10 +375,91 @@ def _extract_members(archive: Path, out_dir: Path, names: list[str], dest_names:
         return done
 
 
-# How each archive format of pcgc.spec.networks.WEIGHT_FORMATS is unpacked into predictor files.
+# A PCoder's number in a member's file name: `pc3`, `pc_3`, `pcoder3`, `PCoder-3`, not preceded by a
+# letter or digit (so `rpc3` or `vgg16pc3` do not count) nor followed by a digit.
+_PCODER_NUMBER = re.compile(r"(?<![a-z0-9])pc(?:oder)?[_-]?([1-9][0-9]*)(?![0-9])", re.IGNORECASE)
+_CHECKPOINT_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt")
+
+
+def _pcoder_number(member: str) -> int | None:
+    """The PCoder a checkpoint's file name names, or None (no number, or two different ones)."""
+    name = PurePosixPath(member).name
+    if name.startswith(".") or not name.lower().endswith(_CHECKPOINT_SUFFIXES):
+        return None
+    numbers = {int(match) for match in _PCODER_NUMBER.findall(name)}
+    return numbers.pop() if len(numbers) == 1 else None
+
+
+def find_pcoder_members(archive: Path, count: int) -> list[str]:
+    """The member holding each of `count` PCoders' checkpoints (file names, in PCoder order), found
+    by the PCoder number in their names (`_PCODER_NUMBER`). A PCoder with no member or several is
+    an error that lists the archive, so the user can name the members instead."""
+    with _open_zip(archive) as zf:
+        entries = [info.filename for info in zf.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX/")]
+    by_pcoder: dict[int, list[str]] = {}
+    for member in entries:
+        number = _pcoder_number(member)
+        if number is not None:
+            by_pcoder.setdefault(number, []).append(member)
+    problems = []
+    for n in range(1, count + 1):
+        found = by_pcoder.get(n, [])
+        if len(found) != 1:
+            problems.append(f"PCoder {n}: {'no checkpoint' if not found else 'several: ' + ', '.join(found)}")
+    extra = sorted(n for n in by_pcoder if n > count)
+    if extra:
+        problems.append(f"checkpoints for PCoders {extra}, but the network has {count}")
+    if problems:
+        listing = ", ".join(entries[:50]) or "nothing"
+        more = f" and {len(entries) - 50} more" if len(entries) > 50 else ""
+        raise FetchError(
+            f"{archive}: cannot tell which member holds which PCoder ({'; '.join(problems)}). The archive holds: "
+            f"{listing}{more}. Name them in weights.feedback_archive.members: a file name with {{n}} for the "
+            f"PCoder, or a list of {count} names"
+        )
+    return [PurePosixPath(by_pcoder[n][0]).name for n in range(1, count + 1)]
+
+
+def _extract_pcoder_checkpoints(
+    archive: Path, out_dir: Path, names: list[str] | None, dest_names: list[str]
+) -> list[tuple[str, Path]]:
+    """`predify_pcoder_checkpoint_zip`: each PCoder's training checkpoint (named, or found by its
+    number), its predictor's state dict written to out_dir under `dest_names` in pcgc's format."""
+    if names is None:
+        names = find_pcoder_members(archive, len(dest_names))
+    for n, name in enumerate(names, start=1):
+        # What was found, in the job's log: the member names were never published.
+        log.info("%s: PCoder %d's predictor from member %s", archive.name, n, name)
+    staging = out_dir / ".checkpoints.partial"
+    extracted = _extract_members(archive, staging, names, dest_names)
+    done: list[tuple[str, Path]] = []
+    try:
+        for member, checkpoint in extracted:
+            try:
+                state = read_pcoder_checkpoint(checkpoint, label=f"{archive} member {member}")
+            except CheckpointError as err:
+                raise FetchError(str(err)) from err
+            dest = out_dir / checkpoint.name
+            save_state_dict(state, dest)
+            done.append((member, dest))
+    except BaseException:
+        for _, path in done:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        for _, checkpoint in extracted:
+            checkpoint.unlink(missing_ok=True)
+        if staging.is_dir():
+            staging.rmdir()
+    return done
+
+
+# How each archive format of pcgc.spec.networks.WEIGHT_FORMATS is unpacked into predictor files,
+# as (archive, out_dir, member names or None, predictor file names) -> [(member, written file)].
 # `predify_pmodule_zip`: members are found by file name wherever they sit (the archives' folder
 # layout is not documented); a missing or doubled name is an error, and a failure extracts nothing.
-_ARCHIVE_READERS = {"predify_pmodule_zip": _extract_members}
+# `predify_pcoder_checkpoint_zip`: training checkpoints, named or found by their PCoder numbers.
+_ARCHIVE_READERS = {"predify_pmodule_zip": _extract_members, "predify_pcoder_checkpoint_zip": _extract_pcoder_checkpoints}
 
 
 # ----------------------------------------------------------------------------------- verification
@@ -423,14 +513,23 @@ def _manifest_files(manifest: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     yield from manifest["pmodules"]
 
 
-def _check_existing(manifest_path: Path, spec: str, sources: Mapping[str, Source]) -> dict[str, Any] | None:
-    """The manifest if it records this very fetch and every file still matches it; None to refetch."""
+def _recorded_sources(sources: Mapping[str, Source], members: list[str] | None) -> dict[str, Any]:
+    """The sources as the manifest records them; the archive's members only where the user named them."""
+    recorded: dict[str, Any] = {role: source.as_dict() for role, source in sources.items()}
+    if members is not None:
+        recorded["feedback_archive"]["members"] = members
+    return recorded
+
+
+def _check_existing(manifest_path: Path, spec: str, sources: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The manifest if it records this very fetch (`sources` as `_recorded_sources` gives them) and
+    every file still matches it; None to refetch."""
     try:
         manifest = json.loads(manifest_path.read_text())
         recorded = (manifest["spec"], manifest["sources"])
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise FetchError(f"{manifest_path}: unreadable manifest ({err}); delete it to fetch again") from err
-    if recorded != (spec, {role: source.as_dict() for role, source in sources.items()}):
+    if recorded != (spec, sources):
         return None  # other sources or network: a new fetch replaces the old one
     out_dir = manifest_path.parent
     for entry in _manifest_files(manifest):
@@ -492,12 +591,29 @@ def _sources(record: NetworkRecord, given: Mapping[str, Source | None]) -> dict[
     return sources
 
 
+def archive_member_names(record: NetworkRecord, members: str | Sequence[str] | None) -> list[str] | None:
+    """The feedback archive's member for each PCoder: `members` as a user names them (a file name
+    with `{n}` for the PCoder, or one name per PCoder), else the record's (None: found by number)."""
+    count = record.num_pcoders
+    if members is None:
+        return record.archive_members()
+    if isinstance(members, str):
+        if "{n}" not in members:
+            raise ValueError(f"feedback archive members {members!r}: a single name needs {{n}} where the PCoder's number goes")
+        return [members.replace("{n}", str(n)) for n in range(1, count + 1)]
+    names = [PurePosixPath(name).name for name in members]
+    if len(names) != count or len(set(names)) != count or not all(names):
+        raise ValueError(f"feedback archive members: {count} different file names needed ({record.name} has {count} PCoders), got {list(members)}")
+    return names
+
+
 def fetch_weights(
     out_dir: Path,
     network: NetworkRecord | str,
     *,
     backbone: Source | None = None,
     feedback_archive: Source | None = None,
+    feedback_members: str | Sequence[str] | None = None,
     timeout: float = 60,
     retries: int = 3,
     progress: bool = True,
@@ -505,7 +621,8 @@ def fetch_weights(
     """Fetch, verify and record the weights of `network` (a record or its name) in out_dir; returns the manifest.
 
     The files come from `backbone` and `feedback_archive` where given, else from where the record
-    says they are published. Writes the record's backbone file, one predictor file per PCoder
+    says they are published. `feedback_members` names the archive's member of each PCoder
+    (`archive_member_names`) where the record's names or its format's matching do not fit. Writes the record's backbone file, one predictor file per PCoder
     (`<pmodule_prefix>_pc{n}_pmodule.pth`) and, last, `manifest.json` (per file: path relative to
     out_dir, size, sha256, source). The archive is fetched first (it may have no checksum, so a
     bad one should fail before the big backbone download), its predictors are loaded into the
@@ -519,6 +636,8 @@ def fetch_weights(
     """
     record = network if isinstance(network, NetworkRecord) else network_record(network)
     sources = _sources(record, {"backbone": backbone, "feedback_archive": feedback_archive})
+    members = archive_member_names(record, feedback_members)
+    recorded_sources = _recorded_sources(sources, None if feedback_members is None else members)
     archive_file = record.weights.feedback_archive
     if archive_file.format not in _ARCHIVE_READERS:
         raise FetchError(f"network {record.name!r}: no reader for archive format {archive_file.format!r}")
@@ -533,7 +652,7 @@ def fetch_weights(
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST_NAME
     if manifest_path.exists():
-        manifest = _check_existing(manifest_path, record.name, sources)
+        manifest = _check_existing(manifest_path, record.name, recorded_sources)
         if manifest is not None:
             return manifest
         manifest_path.unlink()  # about to be replaced; it must not vouch for a half-done refetch
@@ -555,9 +674,9 @@ def fetch_weights(
                 raise FetchError(f"{archive}: {problem}")
         archive_entry = {"size": archive.stat().st_size, "sha256": archive_sha256}
 
-        members = _ARCHIVE_READERS[archive_file.format](archive, out_dir, record.archive_members(), record.pmodule_files())
-        written.extend(path for _, path in members)
-        for k, (pmodule, (member, path)) in enumerate(zip(net.pmodules, members), start=1):
+        extracted = _ARCHIVE_READERS[archive_file.format](archive, out_dir, members, record.pmodule_files())
+        written.extend(path for _, path in extracted)
+        for k, (pmodule, (member, path)) in enumerate(zip(net.pmodules, extracted), start=1):
             _verify_checkpoint(pmodule, path, f"PCoder {k} predictor {member} from {archive_source.describe()}")
             verified.add(path)
         for path in temporary:
@@ -574,11 +693,11 @@ def fetch_weights(
         manifest = {
             "version": MANIFEST_VERSION,
             "spec": record.name,
-            "sources": {role: source.as_dict() for role, source in sources.items()},
+            "sources": recorded_sources,
             "backbone": _file_entry(backbone_path, out_dir, backbone_source.as_dict(), backbone_sha256),
             "pmodules": [
                 _file_entry(path, out_dir, {"archive": archive_source.as_dict(), "member": member})
-                for member, path in members
+                for member, path in extracted
             ],
             "feedback_archive": {**archive_entry, "source": archive_source.as_dict()},
         }

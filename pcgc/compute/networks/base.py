@@ -3,7 +3,10 @@
 PCoder n sits at the output of stage n. Its predictor (`pmodule`) maps its representation to a
 prediction of what lies below it: the input image for PCoder 1, the representation of PCoder n-1
 otherwise. The head maps the top representation to class logits; Grad-CAM is taken on that top
-representation ("after the last convolutional layer").
+representation ("after the last convolutional layer"). Where the head itself begins with
+convolutions (EfficientNet's `conv_head`), the network names the module whose output is the head's
+last convolutional activation (`head_layer`), and the head is the pair (up to that activation, the
+rest): the CAM layer `head`.
 
 The stages and the head hold the very module objects of the original backbone, so the backbone's
 own state dict (e.g. torchvision's VGG16 weights) loads into `backbone` unchanged, and running the
@@ -40,6 +43,7 @@ class PredictiveCodingNetwork(nn.Module):
         input_size: int,
         mean: Sequence[float],
         std: Sequence[float],
+        head_layer: str | None = None,
     ) -> None:
         super().__init__()
         if not (len(stages) == len(pmodules) == len(pcoders)):
@@ -49,6 +53,12 @@ class PredictiveCodingNetwork(nn.Module):
             )
         if pcoders[-1].has_feedback:
             raise ValueError(f"network {name!r}: the top PCoder has nothing above it to feed back")
+        if head_layer is not None and not (isinstance(head, nn.Sequential) and len(head) == 2):
+            raise ValueError(
+                f"network {name!r}: with a head layer ({head_layer}) the head must be nn.Sequential(up to "
+                f"that layer's output, the rest), got {type(head).__name__}"
+            )
+        self.head_layer = head_layer
         self.name = name
         self.backbone = backbone
         self.pmodules = nn.ModuleList(pmodules)
@@ -75,6 +85,13 @@ class PredictiveCodingNetwork(nn.Module):
         return self._head
 
     @property
+    def head_parts(self) -> tuple[nn.Module, nn.Module]:
+        """(up to the head layer's activation, from it to the logits); only with a `head_layer`."""
+        if self.head_layer is None:
+            raise ValueError(f"network {self.name!r} has no head layer: its head has no convolution")
+        return self._head[0], self._head[1]
+
+    @property
     def num_pcoders(self) -> int:
         return len(self.pcoders)
 
@@ -84,7 +101,7 @@ class PredictiveCodingNetwork(nn.Module):
 
     def describe(self) -> dict:
         """A JSON-able description, recorded in every output the network produced."""
-        return {
+        description = {
             "name": self.name,
             "num_classes": self.num_classes,
             "input_size": self.input_size,
@@ -100,6 +117,9 @@ class PredictiveCodingNetwork(nn.Module):
                 for i, (spec, pmodule) in enumerate(zip(self.pcoders, self.pmodules))
             ],
         }
+        if self.head_layer is not None:  # only where there is one: older outputs' descriptions stay as they were
+            description["head_layer"] = self.head_layer
+        return description
 
 
 def vgg_layout_network(
