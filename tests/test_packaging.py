@@ -19,6 +19,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from pcgc.spec.networks import NETWORKS
+
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "snakemake-executor-plugin-slurm"
 # The first release with `--slurm-array-jobs`; the releases before it (all of 1.x among them)
@@ -127,10 +129,24 @@ def plugin_problems(reqs: list[Requirement]) -> list[str]:
     return problems
 
 
+def network_extras() -> set[str]:
+    """The extras the networks' builders need (NetworkRecord.requires): one per package."""
+    return {package for record in NETWORKS.values() for package in record.requires}
+
+
+def test_every_networks_requirement_is_an_extra_the_tests_install():
+    project = pyproject()["project"]
+    assert network_extras() == {"timm"}
+    for package in network_extras():
+        assert [canonicalize_name(r.name) for r in expanded_extra(project, package)] == [package], package
+        assert package in {canonicalize_name(r.name) for r in expanded_extra(project, "test")}, package
+
+
 def test_conda_environment_lists_every_runtime_requirement():
     project = pyproject()["project"]
     env = yaml.safe_load((ROOT / "envs" / "pcgc.yaml").read_text())
-    problems = mismatches(requirements(project["dependencies"]), requirements(env_pip_lines(env)))
+    runtime = project["dependencies"] + [str(r) for extra in sorted(network_extras()) for r in expanded_extra(project, extra)]
+    problems = mismatches(requirements(runtime), requirements(env_pip_lines(env)))
     assert not problems, "envs/pcgc.yaml disagrees with pyproject.toml:\n  " + "\n  ".join(problems)
 
 
