@@ -5,6 +5,8 @@ from __future__ import annotations
 import yaml
 
 from pcgc.spec.config import validate_config
+from pcgc.spec.hyperparameters import HyperParameters
+from pcgc.spec.networks import NETWORKS
 from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, write_config
 
 
@@ -31,9 +33,9 @@ def test_paper_config_is_the_papers_experiment():
     assert (fig1["sigma"], fig1["beta"], fig1["lambda"]) == (0.6, 0.4, 0.5)
 
 
-def test_paper_dag_is_planned_in_full(tmp_path):
-    workdir = copy_workflow(tmp_path / "workflow")
-    # Paths only: the dry run needs the dataset's files to exist, not their contents.
+def imagenet_s_paths(config: dict, tmp_path) -> dict:
+    """`config` pointed at an empty tree shaped like ImageNet-S919: a dry run needs the dataset's
+    files to exist, not their contents."""
     root = tmp_path / "ImageNetS919"
     (root / "validation").mkdir(parents=True)
     (root / "validation-segmentation").mkdir()
@@ -41,9 +43,14 @@ def test_paper_dag_is_planned_in_full(tmp_path):
     categories.write_text("n01440764\nn01443537")
     mapping = tmp_path / "ImageNetS_im919_mapping_validation.txt"
     mapping.write_text("")
-    config = yaml.safe_load((REPO / "config/paper.yaml").read_text())
     config["imagenet_s"].update(root=str(root), categories=str(categories), mapping=str(mapping))
     config["weights"]["directory"] = str(tmp_path / "weights")
+    return config
+
+
+def test_paper_dag_is_planned_in_full(tmp_path):
+    workdir = copy_workflow(tmp_path / "workflow")
+    config = imagenet_s_paths(yaml.safe_load((REPO / "config/paper.yaml").read_text()), tmp_path)
     jobs = planned_jobs(workdir, write_config(workdir, config, "paper.yaml"))
     # Figure 3: 5 x 66 cells, 275 configurations (the top PCoder's 66 cells are 11: it ignores
     # lambda), in chunks of 11: 25. Figure 4: 66 configurations, 6 chunks at each of 6 noise levels.
@@ -58,6 +65,52 @@ def test_paper_dag_is_planned_in_full(tmp_path):
         "fig2": 1,
         "diagnostics": 14,
         "sweep_chunk": 25 + 6 * 6,
+        "sweep_merge": 7,
+        "sweep_summary": 7,
+        "fig3": 1,
+        "fig4": 1,
+        "fig1_cams": 1,
+        "fig1": 1,
+        "all": 1,
+    }
+
+
+def test_the_pefficientnet_b0_config_is_the_papers_analyses_on_eight_pcoders():
+    paper = validate_config(yaml.safe_load((REPO / "config/paper.yaml").read_text()))
+    config = validate_config(yaml.safe_load((REPO / "config/pefficientnet_b0.yaml").read_text()))
+    assert config["model"]["spec"] == "pefficientnet_b0" and config["cam"]["layers"] == ["top", "head"]
+    # Predify's two sets, under the names config.yaml's sets have (so a plain --configfile replaces them).
+    record = NETWORKS["pefficientnet_b0"]
+    assert HyperParameters.from_dict(config["hyperparameters"]["hps_0"]) == record.hyperparameters["predify"]
+    assert HyperParameters.from_dict(config["hyperparameters"]["hps_1"]) == record.hyperparameters["predify_get_model"]
+    assert sorted(config["hyperparameters"]) == sorted(yaml.safe_load((REPO / "config.yaml").read_text())["hyperparameters"])
+    assert config["sweeps"]["fig3"]["pcoders"] == list(range(1, 9))
+    # Everything else is the paper's analysis.
+    same = ("selection", "noise", "dynamics", "bootstrap", "scores", "extraction", "resources")
+    assert {key: config[key] for key in same} == {key: paper[key] for key in same}
+    for sweep in ("fig3", "fig4"):
+        assert {k: v for k, v in config["sweeps"][sweep].items() if k != "pcoders"} == {
+            k: v for k, v in paper["sweeps"][sweep].items() if k != "pcoders"
+        }
+
+
+def test_the_pefficientnet_b0_dag_is_planned_from_a_plain_configfile(tmp_path):
+    """`snakemake -n --configfile config/pefficientnet_b0.yaml`, merged over config.yaml as Snakemake does."""
+    workdir = copy_workflow(tmp_path / "workflow")
+    config = imagenet_s_paths(yaml.safe_load((REPO / "config/pefficientnet_b0.yaml").read_text()), tmp_path)
+    jobs = planned_jobs(workdir, write_config(workdir, config, "pefficientnet_b0.yaml"))
+    # Figure 3: 7 x 66 cells and the top PCoder's 11, 473 configurations in chunks of 11: 43.
+    assert jobs == {
+        "fetch_weights": 1,
+        "weights_identity": 1,
+        "select_images": 1,
+        "noisy_inputs": 7,
+        "extract": 14,
+        "score": 14,
+        "bootstrap": 14,
+        "fig2": 1,
+        "diagnostics": 14,
+        "sweep_chunk": 43 + 6 * 6,
         "sweep_merge": 7,
         "sweep_summary": 7,
         "fig3": 1,
