@@ -14,7 +14,9 @@ from pcgc.compute.batching import (
     resolve_batch_size,
 )
 from pcgc.compute.dynamics import PCDynamics
+from pcgc.compute.networks import build_network
 from pcgc.spec.hyperparameters import HyperParameters
+from pcgc.spec.networks import NETWORKS
 from pcgc.stages.extract import extract
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs
@@ -87,11 +89,18 @@ def test_the_probe_runs_the_engine_on_as_many_rows_as_asked(monkeypatch):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_on_cuda_the_chosen_batch_fits_and_the_footprint_is_affine_in_rows():
+@pytest.mark.parametrize("network", ["mini", "pefficientnet_b0"])
+def test_on_cuda_the_chosen_batch_fits_and_the_footprint_is_affine_in_rows(network):
     device = torch.device("cuda")
-    dynamics = PCDynamics(random_mini(5, 4).to(device))
-    x, target = torch.randn(1, 3, 96, 96, device=device), torch.tensor([1], device=device)
-    probe = engine_probe(dynamics, x, target, HPS, timesteps=3, diagnostics=True, precision="fp32")
+    if network == "mini":
+        net, hps = random_mini(5, 4), HPS
+    else:  # eight PCoders, predictors without a written-out adjoint (autograd's vjp)
+        torch.manual_seed(5)
+        net, hps = build_network(network, 1000), NETWORKS[network].hyperparameters["predify"]
+    dynamics = PCDynamics(net.to(device))
+    size = net.input_size
+    x, target = torch.randn(1, 3, size, size, device=device), torch.tensor([1], device=device)
+    probe = engine_probe(dynamics, x, target, hps, timesteps=3, diagnostics=True, precision="fp32")
     footprint = measure_footprint(probe, device)
     assert footprint.row_bytes > 0
     rows = resolve_batch_size(AUTO, device, probe, limit=512)
