@@ -21,6 +21,7 @@ from costmodel import CostModel
 from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.networks import build_network
 from pcgc.spec.config import validate_config
+from pcgc.spec.networks import NETWORKS
 from pcgc.spec.sweeps import sweep_cells, unique_configurations
 
 
@@ -39,7 +40,8 @@ def main() -> None:
     with open(args.config) as handle:
         config = validate_config(yaml.safe_load(handle))
     spec = config["model"]["spec"]
-    net = build_network(spec, 1000 if spec == "pvgg16" else config["demo"]["num_classes"])
+    with torch.device("meta"):  # shapes are all a cost model needs
+        net = build_network(spec, NETWORKS[spec].num_classes or config["demo"]["num_classes"])
     size = config["selection"]["crop"]
     model = CostModel.of(net, size)
     dynamics, everything = PCDynamics(net), PCDynamics(net, skip_unneeded_work=False)

@@ -40,7 +40,7 @@ from pcgc.storage.h5io import STRING, write_json_attrs
 from pcgc.storage.network_inputs import NetworkInputs, resolve_device
 
 # Two cells per PCoder with lambda > 0 (the cost model's Figure 3 case): a weak and a strong feedback.
-GRID = {"kind": "single_pcoder", "pcoders": [1, 2, 3, 4, 5], "beta": [0.4, 0.8], "lambda": [0.2, 0.5], "alpha": 0.01}
+GRID = {"kind": "single_pcoder", "beta": [0.4, 0.8], "lambda": [0.2, 0.5], "alpha": 0.01}  # every PCoder of the network
 PAPER_GRID = dict(GRID, beta={"start": 0, "stop": 1, "step": 0.1}, **{"lambda": {"start": 0, "stop": 1, "step": 0.1}})
 
 
@@ -91,7 +91,8 @@ def main() -> None:
     torch.manual_seed(0)
     net = build_network(args.spec, num_classes).to(device)
     has_feedback = [p.has_feedback for p in net.pcoders]
-    configurations = unique_configurations(sweep_cells(GRID, has_feedback))
+    grid = {**GRID, "pcoders": list(range(1, net.num_pcoders + 1))}
+    configurations = unique_configurations(sweep_cells(grid, has_feedback))
     settings = [c for c in configurations]
     rng = np.random.default_rng(0)
     size, count, steps = net.input_size, args.images, args.timesteps
@@ -139,13 +140,13 @@ def main() -> None:
     everything_plans = [PCDynamics(net, skip_unneeded_work=False).plan(Coefficients.broadcast(s, 1)) for s in settings]
     engine_gmacs = model.sweep(plans, steps, shared_t0=True)
     everything_gmacs = model.sweep(everything_plans, steps, shared_t0=False)
-    paper = unique_configurations(sweep_cells(PAPER_GRID, has_feedback))
+    paper = unique_configurations(sweep_cells({**PAPER_GRID, "pcoders": grid["pcoders"]}, has_feedback))
     paper_plans = [PCDynamics(net).plan(Coefficients.broadcast(c, 1), diagnostics=False) for c in paper]
     paper_everything = [PCDynamics(net, skip_unneeded_work=False).plan(Coefficients.broadcast(c, 1)) for c in paper]
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; spec {args.spec} at {size} x {size}, fp32; {len(settings)} configurations "
-          f"(PCoders 1-5 x beta {GRID['beta']} x lambda {GRID['lambda']}, alpha {GRID['alpha']}), "
+          f"(PCoders 1-{net.num_pcoders} x beta {GRID['beta']} x lambda {GRID['lambda']}, alpha {GRID['alpha']}), "
           f"{count} images, T = {steps}")
     for way, rate in rates.items():
         flops = (engine_gmacs if way == "sweep engine" else everything_gmacs) * count * 2e9 / seconds[way]
