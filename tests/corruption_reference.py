@@ -27,8 +27,12 @@ from pcgc.compute.corruptions.blur import GLASS
 
 
 def _install_pkg_resources_stand_in() -> None:
+    import warnings
+
     try:
-        import pkg_resources  # noqa: F401  (setuptools < 81 still has it)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # setuptools < 81 has it, deprecated
+            import pkg_resources  # noqa: F401
     except ImportError:
         stand_in = types.ModuleType("pkg_resources")
 
@@ -138,7 +142,7 @@ def truncation_error(ours: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, np.maximum(ref - ours, ours - (ref + 1)))
 
 
-def test_images(size: tuple[int, int]) -> np.ndarray:
+def photographs(size: tuple[int, int]) -> np.ndarray:
     """Three natural photographs (scikit-image's bundled data) resized to (H, W), uint8 [3, H, W, 3]."""
     import skimage.data
 

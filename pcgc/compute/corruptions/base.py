@@ -166,12 +166,11 @@ def clipped_zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
 def shifted(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
     """out[b, :, i, j] = x[b, :, clamp(i - dy_b), clamp(j - dx_b)]: each image shifted by its own
     (dy, dx), edges replicated (imagecorruptions' `shift`)."""
-    b, _, h, w = x.shape
+    b, c, h, w = x.shape
     rows = (torch.arange(h, device=x.device)[None, :] - dy[:, None]).clamp(0, h - 1)
     cols = (torch.arange(w, device=x.device)[None, :] - dx[:, None]).clamp(0, w - 1)
-    batch = torch.arange(b, device=x.device)[:, None, None]
-    # Advanced indices around a slice put their dimensions first: [B, H, W, C].
-    return x[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    index = (rows[:, :, None] * w + cols[:, None, :]).reshape(b, 1, h * w).expand(b, c, h * w)
+    return x.reshape(b, c, h * w).gather(2, index).reshape(b, c, h, w)
 
 
 def motion_streak(x: torch.Tensor, radius: int, sigma: float, angles: torch.Tensor) -> torch.Tensor:
