@@ -1,5 +1,5 @@
 """The torch corruption kernels against `imagecorruptions` 1.1.2, family by family and severity by
-severity (the reference and its shims: tests/corruption_reference.py).
+severity (the reference and its shims: benchmarks/reference_corruptions.py).
 
 Two comparisons:
 - **Same draws** (every family): pcgc's arithmetic fed the very random numbers the reference draws
@@ -19,7 +19,7 @@ import torch
 from pcgc.compute.corruptions import CorruptionUnavailable, corrupt, kernel
 from pcgc.compute.corruptions.weather import FrostTextures, frost_scale
 from pcgc.spec.corruptions import DETERMINISTIC_FAMILIES, FAMILIES, FROST_TEXTURES, RANDOM_FAMILIES, SEVERITIES
-from tests.corruption_reference import aligned, load_reference, reference, photographs, to_pixels, truncation_error
+from benchmarks.reference_corruptions import aligned, load_reference, reference, photographs, to_pixels, truncation_error
 
 REF = load_reference()
 
@@ -212,7 +212,7 @@ def test_the_reference_runs_without_pkg_resources():
 
     code = (
         "import sys; sys.modules['pkg_resources'] = None\n"
-        "from tests.corruption_reference import load_reference, reference, photographs\n"
+        "from benchmarks.reference_corruptions import load_reference, reference, photographs\n"
         "out = reference(load_reference(), photographs((64, 64))[0], 'frost', 2, seed=0)\n"
         "assert out.shape == (64, 64, 3), out.shape\n"
         "assert type(sys.modules['pkg_resources']).__name__ == 'module'\n"
