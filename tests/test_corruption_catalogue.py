@@ -86,4 +86,4 @@ def test_the_catalogue_imports_no_torch():
     tree = ast.parse(Path(module.__file__).read_text())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert imported <= {"__future__", "dataclasses", "typing"}
+    assert imported <= {"__future__", "dataclasses", "importlib", "pathlib", "typing"}

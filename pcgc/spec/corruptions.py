@@ -6,13 +6,16 @@ gaussian blur, spatter and saturate, its validation set). This module says *what
 families draw random numbers (their output depends on the seed), and which need files that are not
 code (frost's texture photographs). The kernels are in `pcgc.compute.corruptions`.
 
-Snakemake imports this module at parse time, so a config's families and severities can be checked
-before any job runs (`validate`, `check_requests`).
+Snakemake imports this module at parse time, so a config's families and severities, and whether
+frost's textures are at hand, can be checked before any job runs (`validate`, `check_requests`,
+`frost_texture_dir`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Mapping
 
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
@@ -104,3 +107,31 @@ def check_requests(requests: Iterable[tuple[object, object]], where: str = "corr
     if errors:
         raise ValueError("; ".join(errors))
     return checked
+
+
+class CorruptionUnavailable(RuntimeError):
+    """A family that cannot run here (frost without its textures), with the reason."""
+
+
+def frost_texture_dir(directory: str | Path | None = None) -> Path:
+    """The folder holding frost's five textures: `directory` if given, else the `frost/` folder of
+    an installed `imagecorruptions` package (found without importing it, which would import OpenCV
+    and pkg_resources). CorruptionUnavailable, with the reason, when they cannot be had."""
+    if directory is None:
+        spec = importlib.util.find_spec("imagecorruptions")
+        if spec is None or spec.origin is None:
+            raise CorruptionUnavailable(
+                "frost needs the five frost photographs (frost1.png ... frost5.jpg) that the "
+                "imagecorruptions package ships (Apache-2.0); it is not installed. Install it "
+                "(pip install 'pcgc[corruptions]', i.e. imagecorruptions==1.1.2) or give the folder "
+                "that holds the textures."
+            )
+        directory = Path(spec.origin).parent / "frost"
+        where = f"the imagecorruptions package's folder {directory}"
+    else:
+        directory = Path(directory)
+        where = f"the frost texture folder {directory}"
+    missing = [name for name in FROST_TEXTURES if not (directory / name).is_file()]
+    if missing:
+        raise CorruptionUnavailable(f"frost cannot run: {where} lacks {', '.join(missing)}")
+    return directory

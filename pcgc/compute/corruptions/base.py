@@ -20,13 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pcgc.spec.corruptions import CorruptionUnavailable  # noqa: F401  (re-exported)
+
 Draws = dict[str, Any]
 DrawFn = Callable[[Any, int, torch.Tensor], Draws]
 ApplyFn = Callable[[torch.Tensor, int, dict[str, torch.Tensor]], torch.Tensor]
-
-
-class CorruptionUnavailable(RuntimeError):
-    """A family that cannot run here (frost without its textures), with the reason."""
 
 
 @dataclass(frozen=True)

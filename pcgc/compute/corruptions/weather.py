@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pcgc.compute.corruptions.base import (
-    CorruptionUnavailable,
     Draws,
     Kernel,
     clipped_zoom,
@@ -41,7 +39,7 @@ from pcgc.compute.corruptions.base import (
     motion_streak,
     rgb_to_gray,
 )
-from pcgc.spec.corruptions import FROST_TEXTURES
+from pcgc.spec.corruptions import FROST_TEXTURES, frost_texture_dir
 
 SNOW = (
     (0.1, 0.3, 3, 0.5, 10, 4, 0.8),
@@ -84,30 +82,6 @@ def _apply_snow(x: torch.Tensor, severity: int, draws: dict[str, torch.Tensor]) 
 
 
 # -- frost ----------------------------------------------------------------------------------------
-
-
-def frost_texture_dir(directory: str | Path | None = None) -> Path:
-    """The folder holding frost's five textures: `directory` if given, else the `frost/` folder of
-    an installed `imagecorruptions` package (found without importing it). CorruptionUnavailable,
-    with the reason, when they cannot be had."""
-    if directory is None:
-        spec = importlib.util.find_spec("imagecorruptions")
-        if spec is None or spec.origin is None:
-            raise CorruptionUnavailable(
-                "frost needs the five frost photographs (frost1.png ... frost5.jpg) that the "
-                "imagecorruptions package ships (Apache-2.0); it is not installed. Install it "
-                "(pip install 'pcgc[corruptions]', i.e. imagecorruptions==1.1.2) or give the folder "
-                "that holds the textures."
-            )
-        directory = Path(spec.origin).parent / "frost"
-        where = f"the imagecorruptions package's folder {directory}"
-    else:
-        directory = Path(directory)
-        where = f"the frost texture folder {directory}"
-    missing = [name for name in FROST_TEXTURES if not (directory / name).is_file()]
-    if missing:
-        raise CorruptionUnavailable(f"frost cannot run: {where} lacks {', '.join(missing)}")
-    return directory
 
 
 def frost_scale(texture_hw: tuple[int, int], image_hw: tuple[int, int]) -> tuple[int, int]:
