@@ -22,7 +22,8 @@ rule noisy_inputs:
 
 # One input file per ImageNet-C family and severity (config `corruptions`). The seed is a param of
 # the random families only and the texture folder of frost only, so changing either reruns only
-# the branches whose numbers depend on it; a new family or severity adds only its own branch.
+# the branches whose numbers depend on it; a new family or severity adds only its own branch. The
+# script runs on extraction.device, read from the config: it changes how fast, not what.
 rule corrupted_inputs:
     input:
         selection=rules.select_images.output.h5,

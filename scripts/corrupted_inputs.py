@@ -2,12 +2,16 @@
 
 from pathlib import Path
 
+import torch
+
 from pcgc.spec.networks import NETWORKS
 from pcgc.stages import run_job
 from pcgc.stages.corrupted_inputs import write_corrupted_inputs
+from pcgc.storage.network_inputs import resolve_device
 
 
 def main() -> None:
+    torch.set_num_threads(snakemake.threads)
     model = NETWORKS[snakemake.params.spec]
     write_corrupted_inputs(
         Path(snakemake.input.selection),
@@ -18,6 +22,9 @@ def main() -> None:
         frost_textures=snakemake.params.frost_textures,
         mean=model.mean,
         std=model.std,
+        # The extraction's device, read from the config (not a param): the draws are taken on the
+        # host, so the device changes float32 rounding at most, as it does for the extraction.
+        device=resolve_device(snakemake.config["extraction"]["device"]),
     )
 
 

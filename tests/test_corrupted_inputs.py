@@ -88,3 +88,26 @@ def test_a_changed_family_list_runs_only_the_new_branches(tmp_path):
     config["corruptions"]["seed"] = 2
     configfile = write_config(workdir, config)
     assert planned_jobs(workdir, configfile, REPLACE) == {"corrupted_inputs": 2, "all": 1}  # fog 1 and 4
+
+
+@pytest.mark.slow
+def test_the_rule_writes_what_the_stage_writes(tmp_path):
+    # A real run of the job (no stubs): its file is the stage's on the same selection.
+    from pcgc.spec.networks import NETWORKS
+
+    workdir = tmp_path / "wf"
+    copy_workflow(workdir)
+    config = without_sweeps(tiny_config())
+    config["corruptions"]["families"] = {"fog": [3]}
+    configfile = write_config(workdir, config)
+    target = f"{config['results']}/inputs/corruptions/fog/severity3.h5"
+    snakemake(workdir, configfile, REPLACE, target)
+    model = NETWORKS[config["model"]["spec"]]
+    write_corrupted_inputs(
+        workdir / config["results"] / "selection/selection.h5", tmp_path / "direct.h5", family="fog", severity=3,
+        seed=config["corruptions"]["seed"], frost_textures=None, mean=model.mean, std=model.std,
+    )
+    ran, ids, attrs = read(workdir / target)
+    direct, direct_ids, _ = read(tmp_path / "direct.h5")
+    assert ids == direct_ids and np.array_equal(ran, direct)
+    assert attrs == {**attrs, "family": "fog", "severity": 3, "seed": config["corruptions"]["seed"]}

@@ -34,12 +34,13 @@ def write_corrupted_inputs(
     mean: Sequence[float],
     std: Sequence[float],
     chunk: int = 64,
-    device: str = "cpu",
+    device: torch.device | str = "cpu",
 ) -> None:
     """Write `inputs` [N, 3, H, W] float32 and `image_id` of the selection, corrupted and normalised.
 
     `seed` is None for a deterministic family (its output does not depend on one) and required for
     a random one; `frost_textures` is the folder of frost's textures (None: the installed package's).
+    The corruption runs on `device`, a chunk of images at a time.
     """
     validate(family, severity)
     if FAMILIES[family].random and seed is None:
