@@ -132,7 +132,8 @@ def sample_reflect(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> t
     from x extended half-sample symmetrically."""
     b, c, h, w = x.shape
     r0, c0 = torch.floor(rows), torch.floor(cols)
-    fr, fc = (rows - r0).unsqueeze(1), (cols - c0).unsqueeze(1)
+    # Positions in float64 (their integer part must be exact); weights and values in x's dtype.
+    fr, fc = (rows - r0).unsqueeze(1).to(x.dtype), (cols - c0).unsqueeze(1).to(x.dtype)
     r0, c0 = r0.long(), c0.long()
     flat = x.reshape(b, c, h * w)
 
@@ -154,7 +155,7 @@ def _apply_elastic(x: torch.Tensor, severity: int, draws: dict[str, torch.Tensor
     dx, dy = (gaussian_filter(fields, sigma, "reflect", truncate=3) * alpha).float().double().unbind(1)
     rows = torch.arange(h, device=x.device, dtype=torch.float64)[None, :, None] + dy
     cols = torch.arange(w, device=x.device, dtype=torch.float64)[None, None, :] + dx
-    return sample_reflect(x.double(), rows, cols).to(x.dtype).clamp(0, 1)
+    return sample_reflect(x, rows, cols).clamp(0, 1)
 
 
 KERNELS = (

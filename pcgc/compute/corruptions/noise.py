@@ -30,7 +30,7 @@ def _draw_gaussian(rng: Any, severity: int, image: torch.Tensor) -> Draws:
 
 
 def _apply_gaussian(x: torch.Tensor, severity: int, draws: dict[str, torch.Tensor]) -> torch.Tensor:
-    return (x + hwc(draws["noise"])).clamp(0, 1)
+    return (x + hwc(draws["noise"]).to(x.dtype)).clamp(0, 1)
 
 
 def _draw_shot(rng: Any, severity: int, image: torch.Tensor) -> Draws:
@@ -42,7 +42,7 @@ def _draw_shot(rng: Any, severity: int, image: torch.Tensor) -> Draws:
 
 
 def _apply_shot(x: torch.Tensor, severity: int, draws: dict[str, torch.Tensor]) -> torch.Tensor:
-    return (hwc(draws["counts"]) / float(SHOT[severity - 1])).clamp(0, 1)
+    return (hwc(draws["counts"]).to(x.dtype) / float(SHOT[severity - 1])).clamp(0, 1)
 
 
 def _draw_impulse(rng: Any, severity: int, image: torch.Tensor) -> Draws:
@@ -64,7 +64,7 @@ def _draw_speckle(rng: Any, severity: int, image: torch.Tensor) -> Draws:
 
 
 def _apply_speckle(x: torch.Tensor, severity: int, draws: dict[str, torch.Tensor]) -> torch.Tensor:
-    return (x + x * hwc(draws["noise"])).clamp(0, 1)
+    return (x + x * hwc(draws["noise"]).to(x.dtype)).clamp(0, 1)
 
 
 KERNELS = (
