@@ -1,6 +1,6 @@
 """What every corruption kernel shares: the kernel record, per-image generators, and the small
 array operations the families are built from (separable filters with scipy's and OpenCV's border
-rules, scipy's order-1 zoom, clamped shifts, a motion streak, skimage's HSV conversion).
+rules, scipy's order-1 zoom, a motion streak of clamped shifts, skimage's HSV conversion).
 
 Layout: pixels are float tensors [B, 3, H, W] in [0, 1] on any device. A family is split into
 `draw` (host, numpy: the random numbers one image needs, from that image's own generator) and
@@ -165,16 +165,6 @@ def clipped_zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
     return zoom_order1(x[..., top : top + ch, left : left + cw], factor)
 
 
-def shifted(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
-    """out[b, :, i, j] = x[b, :, clamp(i - dy_b), clamp(j - dx_b)]: each image shifted by its own
-    (dy, dx), edges replicated (imagecorruptions' `shift`)."""
-    b, c, h, w = x.shape
-    rows = (torch.arange(h, device=x.device)[None, :] - dy[:, None]).clamp(0, h - 1)
-    cols = (torch.arange(w, device=x.device)[None, :] - dx[:, None]).clamp(0, w - 1)
-    index = (rows[:, :, None] * w + cols[:, None, :]).reshape(b, 1, h * w).expand(b, c, h * w)
-    return x.reshape(b, c, h * w).gather(2, index).reshape(b, c, h, w)
-
-
 def motion_streak(x: torch.Tensor, radius: int, sigma: float, angles: torch.Tensor) -> torch.Tensor:
     """imagecorruptions' `_motion_blur`, per image at its own angle (degrees):
 
@@ -200,11 +190,16 @@ def motion_streak(x: torch.Tensor, radius: int, sigma: float, angles: torch.Tens
             if abs(dy) >= h or abs(dx) >= w:
                 break  # the motion left the image: imagecorruptions stops here
             dys[i, b], dxs[i, b], weights[i, b] = dy, dx, k[i]
+    # Each shift is a window of x padded by edge replication: one slice per image and step.
+    pad = int(max(np.abs(dys).max(), np.abs(dxs).max()))
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate") if pad else x
     out = torch.zeros_like(x)
-    dev = x.device
-    for i in range(width):
-        wi = torch.from_numpy(weights[i]).to(device=dev, dtype=x.dtype).reshape(-1, 1, 1, 1)
-        out = out + wi * shifted(x, torch.from_numpy(dys[i]).to(dev), torch.from_numpy(dxs[i]).to(dev))
+    for b in range(batch):
+        for i in range(width):
+            if weights[i, b] == 0:
+                continue
+            top, left = pad - int(dys[i, b]), pad - int(dxs[i, b])
+            out[b].add_(padded[b, :, top : top + h, left : left + w], alpha=float(weights[i, b]))
     return out
 
 

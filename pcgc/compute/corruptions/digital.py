@@ -99,9 +99,12 @@ def _apply_pixelate(x: torch.Tensor, severity: int, draws: dict[str, torch.Tenso
     h, w = x.shape[-2:]
     small_h, small_w = int(h * c), int(w * c)
     dev = x.device
-    rows = torch.from_numpy(box_weights(h, small_h)).to(dev)
-    cols = torch.from_numpy(box_weights(w, small_w)).to(dev)
-    levels = x.double() * 255
+    rows = torch.from_numpy(box_weights(h, small_h)).to(dev, torch.float32)
+    cols = torch.from_numpy(box_weights(w, small_w)).to(dev, torch.float32)
+    # PIL resizes 8-bit values: round to them first (exact for pcgc's 8-bit pixels), so that a tie
+    # (two pixels of odd sum averaged) is a tie here too and rounds up as PIL's fixed point does.
+    # Each output averages at most 1 / c < 5 values, so float32 holds every sum exactly.
+    levels = torch.round(x.float() * 255)
     across = _round8(torch.einsum("bchw,jw->bchj", levels, cols))
     small = _round8(torch.einsum("ih,bchj->bcij", rows, across))
     up_rows = torch.from_numpy(nearest_index(small_h, h)).to(dev)
