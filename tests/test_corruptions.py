@@ -205,6 +205,19 @@ def test_frost_textures_are_resized_as_opencv_resizes_them():
             assert difference.max() <= 1 and (difference > 0).mean() < 1e-4, (name, h, w)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_the_device_changes_float_rounding_at_most(family):
+    # The draws are taken on the host, so a GPU computes the same corruption; its arithmetic may
+    # round differently, and a truncation to 8 bits (glass blur) may then flip a level locally.
+    pixels = to_pixels(SMALL)
+    on_cpu = corrupt(pixels, family, 3, seed=5, image_ids=IDS)
+    on_gpu = corrupt(pixels.cuda(), family, 3, seed=5, image_ids=IDS)
+    assert on_gpu.device.type == "cuda"
+    difference = (on_gpu.cpu() - on_cpu).abs()
+    assert float(difference.mean()) < 1e-4 and float(difference.max()) < 0.02, (family, float(difference.max()))
+
+
 def test_the_reference_runs_without_pkg_resources():
     # setuptools >= 81 has no pkg_resources: the stand-in must find frost's textures all the same.
     import subprocess

@@ -108,18 +108,23 @@ class FrostTextures:
         self.directory = frost_texture_dir(directory)
         # cv2.imread reads 3 colour channels and drops alpha; PIL's convert('RGB') does the same.
         self.images = [np.array(Image.open(self.directory / name).convert("RGB")) for name in FROST_TEXTURES]
-        self._resized: dict[tuple[int, int], list[torch.Tensor]] = {}
+        self._resized: dict[tuple[int, int, str], list[torch.Tensor]] = {}
 
     def resized(self, h: int, w: int, device: torch.device | str = "cpu") -> list[torch.Tensor]:
-        if (h, w) not in self._resized:
-            out = []
-            for image in self.images:
-                size = frost_scale(image.shape[:2], (h, w))
-                t = torch.from_numpy(image).permute(2, 0, 1)[None].double()
-                big = F.interpolate(t, size=size, mode="bicubic", align_corners=False)
-                out.append(torch.round(big).clamp(0, 255)[0].float())
-            self._resized[(h, w)] = out
-        return [t.to(device) for t in self._resized[(h, w)]]
+        """The five textures for (h, w) images, [3, H', W'] float 8-bit values on `device`."""
+        key = (h, w, str(torch.device(device)))
+        if key not in self._resized:
+            cpu = (h, w, "cpu")
+            if cpu not in self._resized:
+                out = []
+                for image in self.images:
+                    size = frost_scale(image.shape[:2], (h, w))
+                    t = torch.from_numpy(image).permute(2, 0, 1)[None].double()
+                    big = F.interpolate(t, size=size, mode="bicubic", align_corners=False)
+                    out.append(torch.round(big).clamp(0, 255)[0].float())
+                self._resized[cpu] = out
+            self._resized[key] = [t.to(device) for t in self._resized[cpu]]
+        return self._resized[key]
 
 
 def frost_kernel(directory: str | Path | None = None) -> Kernel:
