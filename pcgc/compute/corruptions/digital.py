@@ -12,12 +12,12 @@
                        with scipy's 'reflect' borders (map_coordinates, order 1)
                        alpha = 12.5 16.25 21.25 25 30
 
-Pixelate is PIL's resampling on 8-bit images: the box filter counts input pixel j in output pixel i
-when (j + 1/2 - (i + 1/2) s) / s lies in (-1/2, 1/2], s = n / m, with equal weights; PIL resizes the
-rows first, then the columns, rounding (half up) to 8 bits after each pass, and its nearest
-upsampling takes input floor(p_i), p_0 = s' / 2, p_(i+1) = p_i + s' accumulated in doubles
-(s' = m / n), which at exact ties falls below the real product. We do the same, as [m, n] matrices
-on the device: the pixels are 8-bit images already, and the rounding makes the result bit-identical.
+Pixelate is PIL's resampling of 8-bit images. Down (n -> m samples, s = n / m): output i averages,
+with equal weights, the inputs j whose offset (j + 1/2 - (i + 1/2) s) / s lies in (-1/2, 1/2]; PIL
+resizes the width first, then the height, rounding half up to 8 bits after each pass. Up (m -> n):
+output i takes input int(p_i), p_0 = s / 2, p_(i+1) = p_i + s, added up in doubles as PIL does (at
+an exact tie the sum falls just below the product (i + 1/2) s). We apply the same weights as
+matrices on the device, to the pixels' 8-bit values: the result is bit-identical.
 
 JPEG runs on the host through PIL, as imagecorruptions runs it: the family is libjpeg's codec at a
 quality (quantisation tables, chroma subsampling, its IDCT and upsampling), which a torch
