@@ -72,10 +72,13 @@ def test_a_changed_family_list_runs_only_the_new_branches(tmp_path):
     copy_workflow(workdir)
     stub_jobs(workdir)
     config = without_sweeps(tiny_config())
+    assert config["corruptions"]["families"] == {}  # config.yaml's: an existing configuration
+    configfile = write_config(workdir, config)
+    snakemake(workdir, configfile, REPLACE)
+    # Turning corruptions on adds their branches and reruns nothing of the noise's.
     config["corruptions"]["families"] = {"fog": [1], "saturate": [2]}
     configfile = write_config(workdir, config)
-    before = planned_jobs(workdir, configfile, REPLACE)
-    assert before["corrupted_inputs"] == 2 and before["noisy_inputs"] == 1
+    assert planned_jobs(workdir, configfile, REPLACE) == {"corrupted_inputs": 2, "all": 1}
     snakemake(workdir, configfile, REPLACE)
     assert planned_jobs(workdir, configfile, REPLACE) == {}
     config["corruptions"]["families"] = {"fog": [1, 4], "saturate": [2], "contrast": [5]}
