@@ -2,6 +2,7 @@
 
     world (demo data + trained weights, or ImageNet-S + fetched weights)
       -> select_images -> noisy_inputs (per sigma)
+                       -> corrupted_inputs (per ImageNet-C family x severity; not yet scored)
            -> extract (per hyperparameter set x sigma) -> score -> bootstrap -> fig2
                                                          -> diagnostics (with extract)
            -> sweep_chunk (per sweep x sigma x chunk) -> sweep_merge -> sweep_summary -> fig3, fig4
@@ -24,7 +25,16 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.en
 
 from pathlib import Path
 
-from pcgc.spec.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
+from pcgc.spec.config import (
+    ConfigError,
+    all_sigmas,
+    apply_command_line,
+    corruption_branches,
+    normalize_paths,
+    sigma_label,
+    validate_config,
+)
+from pcgc.spec.corruptions import FAMILIES as CORRUPTION_FAMILIES
 from pcgc.spec.job_resources import JobSize, NetworkJobs, count_images
 from pcgc.spec.networks import NETWORKS, TRAINING_THREADS, fetched_network
 from pcgc.spec.metrics import configured_scores
@@ -91,6 +101,10 @@ rule all:
             sigma=map(sigma_label, config["noise"]["sigmas"]),
         ),
         rules.fig2.output,
+        [
+            f"{RESULTS}/inputs/corruptions/{family}/severity{severity}.h5"
+            for family, severity in corruption_branches(config)
+        ],
         [sweep_outputs(name, "summary.csv") for name in SWEEPS],
         [sweep_outputs(name, "maps.h5") for name, sweep in SWEEPS.items() if sweep["store_maps"] != "none"],
         [

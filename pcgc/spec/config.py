@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import jsonschema
 import yaml
 
+from pcgc.spec.corruptions import FAMILIES, CorruptionUnavailable, family_errors, frost_texture_dir
 from pcgc.spec.hyperparameters import memory_weight_ok
 from pcgc.spec.layers import layer_index, layer_name
 from pcgc.spec.metrics import METRIC_KINDS, PARAMETER_KEYS
@@ -167,6 +168,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
     messages += _cam_errors(config, count)
     messages += _figure_errors(config)
     messages += _sigma_label_errors(config)
+    messages += corruption_errors(config["corruptions"])
     if config["world"] == "demo" and config["selection"]["n_images"] > (
         config["demo"]["num_classes"] * config["demo"]["val_per_class"]
     ):
@@ -176,6 +178,27 @@ def _semantic_errors(config: Mapping) -> list[str]:
             f"{config['demo']['num_classes'] * config['demo']['val_per_class']} validation images"
         )
     return messages
+
+
+def corruption_errors(corruptions: Mapping) -> list[str]:
+    """Unknown families by name (the schema has checked the severities), and frost refused with the
+    reason where its textures cannot be had: before any job, never skipped later."""
+    messages = []
+    for name in corruptions["families"]:
+        if name not in FAMILIES:
+            messages += family_errors(name, 1, f"corruptions.families.{name}")
+    if "frost" in corruptions["families"]:
+        try:
+            frost_texture_dir(corruptions["frost_textures"])
+        except CorruptionUnavailable as error:
+            messages.append(f"corruptions.families.frost: {error} (corruptions.frost_textures: {corruptions['frost_textures']!r})")
+    return messages
+
+
+def corruption_branches(config: Mapping) -> list[tuple[str, int]]:
+    """Every (family, severity) the configuration corrupts its inputs with, in the catalogue's order."""
+    families = config["corruptions"]["families"]
+    return [(name, severity) for name in FAMILIES if name in families for severity in sorted(families[name])]
 
 
 def _fig2_score_errors(scores: Mapping, fig2: Mapping) -> list[str]:
@@ -462,7 +485,10 @@ def apply_command_line(config: Mapping, overrides: Mapping) -> dict:
 
 # Output folders (and the data the jobs read): Snakemake keys its records by the path as written,
 # so `results/x/`, `./results/x` and an absolute path would each look like a new, empty folder.
-PATH_KEYS = (("results",), ("weights", "directory"), ("imagenet_s", "root"), ("imagenet_s", "categories"), ("imagenet_s", "mapping"))
+PATH_KEYS = (
+    ("results",), ("weights", "directory"), ("imagenet_s", "root"), ("imagenet_s", "categories"), ("imagenet_s", "mapping"),
+    ("corruptions", "frost_textures"),
+)
 
 
 def normalize_path(value: str, workdir: str | os.PathLike) -> str:
@@ -495,4 +521,4 @@ def sigma_label(sigma: float) -> str:
     return f"{float(sigma):g}"
 
 
-__all__ = ["ConfigError", "all_sigmas", "apply_command_line", "normalize_paths", "sigma_label", "validate_config", "weight_sources"]
+__all__ = ["ConfigError", "all_sigmas", "corruption_branches", "apply_command_line", "normalize_paths", "sigma_label", "validate_config", "weight_sources"]
