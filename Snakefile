@@ -6,6 +6,7 @@
                                                          -> diagnostics (with extract)
            -> sweep_chunk (per sweep x sigma x chunk) -> sweep_merge -> sweep_summary -> fig3, fig4
            -> fig1_cams -> fig1
+           -> extract as {set}@{condition} (mechanism) -> score -> bootstrap -> mechanism_stats -> fig_mechanism
 
 Every stage's outputs depend only on its inputs and params; the params carry the config values the
 stage reads and a fingerprint of the pcgc code behind it, so editing either reruns exactly the
@@ -24,6 +25,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.en
 
 from pathlib import Path
 
+from pcgc.spec.controls import TRAINED
 from pcgc.spec.config import ConfigError, all_sigmas, apply_command_line, normalize_paths, sigma_label, validate_config
 from pcgc.spec.job_resources import JobSize, NetworkJobs, count_images
 from pcgc.spec.networks import NETWORKS, TRAINING_THREADS, fetched_network
@@ -68,6 +70,7 @@ include: "rules/score.smk"
 include: "rules/sweeps.smk"
 include: "rules/figures.smk"
 include: "rules/diagnostics.smk"
+include: "rules/mechanism.smk"
 
 
 # Every rule's code fingerprint is that of the script it runs: a rule whose `code` param names
@@ -106,3 +109,4 @@ rule all:
             for suffix in ("png", "pdf")
             if DIAGNOSTICS is not None
         ],
+        mechanism_outputs(),

@@ -15,6 +15,8 @@ every timestep, `numpy.random.default_rng(seed).integers(0, N, (resamples, N))`,
 undefined) is left out of the interval and counted.
 
 Images whose distance or score is undefined (NaN) at some timestep are left out and counted.
+Where either change is the same for every image (e.g. no image's IoU moved by t = 1) the ranks are
+constant and rho is undefined: NaN, as in `scipy.stats.spearmanr`.
 """
 
 from __future__ import annotations
