@@ -139,7 +139,9 @@ def set_and_condition(wildcards):
             f"({[condition_name(c) for c in mechanism_conditions()] if MECHANISM else 'mechanism: null'})"
         )
     if SIGMAS.get(wildcards.sigma) not in MECHANISM["sigmas"]:
-        raise WorkflowError(f"{wildcards.hps}: sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}")
+        raise WorkflowError(
+            f"{wildcards.hps}: sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}"
+        )
     return name, condition
 
 
@@ -169,3 +171,43 @@ def clean_inputs(wildcards):
     if set_and_condition(wildcards)[1] is None:
         return {}
     return {"clean": f"{RESULTS}/inputs/sigma{sigma_label(0.0)}.h5"}
+
+
+# The top layer's name in the score tables (Grad-CAM on `top` is stored under it).
+MECHANISM_TOP = f"pcoder{NETWORKS[config['model']['spec']].num_pcoders}"
+
+
+def mechanism_files(kind, extension):
+    def files(wildcards):
+        # In the order of mechanism_conditions() (the scripts pair them with params.conditions).
+        return [
+            f"{RESULTS}/{kind}/{condition_name(condition)}/sigma{wildcards.sigma}.{extension}"
+            for condition in mechanism_conditions()
+        ]
+
+    return files
+
+
+def mechanism_report(path, caption, category, item, file_format=None):
+    """A mechanism output in the report: subcategory Mechanism, labelled by item and noise level."""
+    labels = {"item": item, "sigma": "{sigma}", **({"format": file_format} if file_format else {})}
+    return _report_item(path, caption, category, "Mechanism", labels)
+
+
+def mechanism_sigma(wildcards):
+    sigma = SIGMAS.get(wildcards.sigma)
+    if sigma not in MECHANISM["sigmas"]:
+        raise WorkflowError(f"sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}")
+    return sigma
+
+
+def mechanism_outputs():
+    """What `all` asks of the mechanism: its figures (and so every table) at each noise level."""
+    if MECHANISM is None:
+        return []
+    return [
+        f"{RESULTS}/figures/{name}/sigma{sigma_label(sigma)}.{suffix}"
+        for name in ("mechanism", "controls")
+        for sigma in MECHANISM["sigmas"]
+        for suffix in ("png", "pdf")
+    ]

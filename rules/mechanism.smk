@@ -3,38 +3,22 @@
 # (rules/common.smk); these rules compare them with the real dynamics and draw the figures.
 
 if MECHANISM is not None:
-    MECHANISM_TOP = f"pcoder{NETWORKS[config['model']['spec']].num_pcoders}"
-
-    def mechanism_files(kind, extension):
-        def files(wildcards):
-            # In the order of mechanism_conditions() (the scripts pair them with params.conditions).
-            return [
-                f"{RESULTS}/{kind}/{condition_name(condition)}/sigma{wildcards.sigma}.{extension}"
-                for condition in mechanism_conditions()
-            ]
-
-        return files
-
-    def mechanism_report(path, caption, category, item, file_format=None):
-        """A mechanism output in the report: subcategory Mechanism, labelled by item and noise level."""
-        labels = {"item": item, "sigma": "{sigma}", **({"format": file_format} if file_format else {})}
-        return _report_item(path, caption, category, "Mechanism", labels)
-
-    def mechanism_sigma(wildcards):
-        sigma = SIGMAS.get(wildcards.sigma)
-        if sigma not in MECHANISM["sigmas"]:
-            raise WorkflowError(f"sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}")
-        return sigma
 
     rule mechanism_stats:
         input:
             extractions=mechanism_files("extract", "h5"),
             scores=mechanism_files("scores", "parquet"),
         output:
-            recovery=mechanism_report(f"{RESULTS}/mechanism/sigma{{sigma}}/recovery.csv", "mechanism_recovery", "Tables", "recovery"),
-            controls=mechanism_report(f"{RESULTS}/mechanism/sigma{{sigma}}/controls.csv", "mechanism_controls", "Tables", "controls"),
+            recovery=mechanism_report(
+                f"{RESULTS}/mechanism/sigma{{sigma}}/recovery.csv", "mechanism_recovery", "Tables", "recovery"
+            ),
+            controls=mechanism_report(
+                f"{RESULTS}/mechanism/sigma{{sigma}}/controls.csv", "mechanism_controls", "Tables", "controls"
+            ),
             link=mechanism_report(f"{RESULTS}/mechanism/sigma{{sigma}}/link.csv", "mechanism_link", "Tables", "link"),
-            per_image=mechanism_report(f"{RESULTS}/mechanism/sigma{{sigma}}/per_image.csv", "mechanism_per_image", "Tables", "per image"),
+            per_image=mechanism_report(
+                f"{RESULTS}/mechanism/sigma{{sigma}}/per_image.csv", "mechanism_per_image", "Tables", "per image"
+            ),
         log:
             log_path("mechanism_stats/sigma{sigma}"),
         benchmark:
@@ -56,11 +40,21 @@ if MECHANISM is not None:
             stats=rules.mechanism_stats.output,
             summaries=mechanism_files("bootstrap", "csv"),
         output:
-            png=mechanism_report(f"{RESULTS}/figures/mechanism/sigma{{sigma}}.png", "fig_mechanism", "Figures", "mechanism", "PNG"),
-            pdf=mechanism_report(f"{RESULTS}/figures/mechanism/sigma{{sigma}}.pdf", "fig_mechanism", "Figures", "mechanism", "PDF"),
-            controls_png=mechanism_report(f"{RESULTS}/figures/controls/sigma{{sigma}}.png", "fig_controls", "Figures", "controls", "PNG"),
-            controls_pdf=mechanism_report(f"{RESULTS}/figures/controls/sigma{{sigma}}.pdf", "fig_controls", "Figures", "controls", "PDF"),
-            controls_table=mechanism_report(f"{RESULTS}/figures/controls/sigma{{sigma}}.csv", "fig_controls_table", "Tables", "controls' figure"),
+            png=mechanism_report(
+                f"{RESULTS}/figures/mechanism/sigma{{sigma}}.png", "fig_mechanism", "Figures", "mechanism", "PNG"
+            ),
+            pdf=mechanism_report(
+                f"{RESULTS}/figures/mechanism/sigma{{sigma}}.pdf", "fig_mechanism", "Figures", "mechanism", "PDF"
+            ),
+            controls_png=mechanism_report(
+                f"{RESULTS}/figures/controls/sigma{{sigma}}.png", "fig_controls", "Figures", "controls", "PNG"
+            ),
+            controls_pdf=mechanism_report(
+                f"{RESULTS}/figures/controls/sigma{{sigma}}.pdf", "fig_controls", "Figures", "controls", "PDF"
+            ),
+            controls_table=mechanism_report(
+                f"{RESULTS}/figures/controls/sigma{{sigma}}.csv", "fig_controls_table", "Tables", "controls' figure"
+            ),
         log:
             log_path("fig_mechanism/sigma{sigma}"),
         benchmark:
@@ -79,15 +73,3 @@ if MECHANISM is not None:
             code=script_code("fig_mechanism"),
         script:
             "../scripts/fig_mechanism.py"
-
-
-def mechanism_outputs():
-    """What `all` asks of the mechanism: its figures (and so every table) at each noise level."""
-    if MECHANISM is None:
-        return []
-    return [
-        f"{RESULTS}/figures/{name}/sigma{sigma_label(sigma)}.{suffix}"
-        for name in ("mechanism", "controls")
-        for sigma in MECHANISM["sigmas"]
-        for suffix in ("png", "pdf")
-    ]
