@@ -156,7 +156,8 @@ def extraction_condition(wildcards):
         return None
     return {
         "condition": condition,
-        "seed": MECHANISM["seed"],
+        # Only the controls that draw from it: a new seed reruns nothing else.
+        "seed": MECHANISM["seed"] if condition in ("random_feedback", "shuffled_feedback") else None,
         "shuffle_group": MECHANISM["shuffle_group"] if condition == "shuffled_feedback" else None,
         "recovery": MECHANISM["recovery"],
     }

@@ -31,7 +31,7 @@ def condition_arguments(condition, inputs) -> dict:
         return {}
     return {
         "condition": condition["condition"],
-        "control_seed": condition["seed"],
+        "control_seed": 0 if condition["seed"] is None else condition["seed"],
         "shuffle_group": condition["shuffle_group"],
         "recovery": condition["recovery"],
         "clean_inputs_h5": Path(inputs.clean),
