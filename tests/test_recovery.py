@@ -9,7 +9,7 @@ import torch
 
 from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
-from pcgc.compute.recovery import correlation_distance
+from pcgc.compute.recovery import correlation_distance, distances
 from pcgc.spec.hyperparameters import HyperParameters
 from tests.conftest import random_mini
 
@@ -122,3 +122,16 @@ def test_bad_recovery_requests_are_refused(setting):
         next(Engine(dynamics, batch_size=3, diagnostics=True).run(noisy, targets, CONFIGURATIONS, 1, clean=clean))
     with pytest.raises(ValueError, match="shape"):
         next(Engine(dynamics, batch_size=3, diagnostics=True, recovery=("same_t",)).run(noisy, targets, CONFIGURATIONS, 1, clean=clean[:2]))
+
+
+def test_the_fast_form_is_the_float64_reference_within_1e_6():
+    torch.manual_seed(0)
+    clean = torch.relu(torch.randn(6, 16, 24, 24)) + 3.0  # an offset: centring must be exact enough
+    noisy = clean + 0.05 * torch.randn(6, 16, 24, 24)
+    far = torch.relu(torch.randn(6, 16, 24, 24))
+    got = distances([noisy, noisy], {"near": [clean, clean], "far": [far, far]})
+    for name, reference in (("near", clean), ("far", far)):
+        expected = correlation_distance(noisy, reference)
+        assert got[name].shape == (6, 2)
+        torch.testing.assert_close(got[name][:, 0].double(), expected, rtol=0, atol=1e-6)
+    assert float(got["near"].max()) < 0.01 < float(got["far"].min())

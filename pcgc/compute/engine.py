@@ -316,13 +316,13 @@ class Engine:
     ) -> dict[str, torch.Tensor]:
         """reference -> [rows, N] distances of `state` to the clean state at the same t (`same_t`;
         None: the clean run is this run, so d = 0 exactly) and to the clean t = 0 state."""
-        out = {}
-        if "same_t" in self.recovery:
-            if same_t is None:
-                out["same_t"] = torch.zeros(state.errors.shape, dtype=torch.float32, device=state.errors.device)
-            else:
-                out["same_t"] = distances(state.reps, same_t.reps)
+        references = {}
+        if "same_t" in self.recovery and same_t is not None:
+            references["same_t"] = same_t.reps
         if "clean_t0" in self.recovery:
-            out["clean_t0"] = distances(state.reps, clean_t0.reps)
-        return out
+            references["clean_t0"] = clean_t0.reps
+        out = distances(state.reps, references) if references else {}
+        if "same_t" in self.recovery and same_t is None:
+            out["same_t"] = torch.zeros(state.errors.shape, dtype=torch.float32, device=state.errors.device)
+        return {name: out[name] for name in self.recovery}
 
