@@ -7,6 +7,7 @@
                                                          -> diagnostics (with extract)
            -> sweep_chunk (per sweep x sigma x chunk) -> sweep_merge -> sweep_summary -> fig3, fig4
            -> fig1_cams -> fig1
+           -> extract as {set}@{condition} (mechanism) -> score -> bootstrap -> mechanism_stats -> fig_mechanism
 
 Every stage's outputs depend only on its inputs and params; the params carry the config values the
 stage reads and a fingerprint of the pcgc code behind it, so editing either reruns exactly the
@@ -25,6 +26,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.en
 
 from pathlib import Path
 
+from pcgc.spec.controls import TRAINED
 from pcgc.spec.config import (
     ConfigError,
     all_sigmas,
@@ -78,6 +80,7 @@ include: "rules/score.smk"
 include: "rules/sweeps.smk"
 include: "rules/figures.smk"
 include: "rules/diagnostics.smk"
+include: "rules/mechanism.smk"
 
 
 # Every rule's code fingerprint is that of the script it runs: a rule whose `code` param names
@@ -120,3 +123,4 @@ rule all:
             for suffix in ("png", "pdf")
             if DIAGNOSTICS is not None
         ],
+        mechanism_outputs(),

@@ -7,7 +7,8 @@ SIGMAS = {sigma_label(s): s for s in all_sigmas(config)}
 
 
 wildcard_constraints:
-    hps="[A-Za-z0-9_-]+",
+    # A named set, or `{set}@{condition}`: the set under a condition of the mechanism (rules/mechanism.smk).
+    hps="[A-Za-z0-9_-]+(@[a-z_]+)?",
     sigma="[0-9.e+-]+",
     sweep="[A-Za-z0-9_-]+",
     chunk="[0-9a-f]{16}",
@@ -112,3 +113,105 @@ def sweep_outputs(name, filename):
 
 def grid_axes(sweep):
     return {"betas": list(grid_values(SWEEPS[sweep]["beta"])), "lambdas": list(grid_values(SWEEPS[sweep]["lambda"]))}
+
+
+# The mechanism (rules/mechanism.smk, docs/mechanism.md): conditions run as `{set}@{condition}`.
+
+MECHANISM = config["mechanism"]
+# The mechanism's extractions: Grad-CAM on the top layer, the map its figures and statistics use.
+MECHANISM_CAM = {"methods": ["gradcam"], "layers": ["top"]}
+
+
+def mechanism_conditions():
+    return [] if MECHANISM is None else [TRAINED, *MECHANISM["controls"]]
+
+
+def condition_name(condition):
+    return f"{MECHANISM['hyperparameter_set']}@{condition}"
+
+
+def set_and_condition(wildcards):
+    """(set name, condition or None) of an extraction's `hps` wildcard; a condition must be one
+    the mechanism section runs, at one of its noise levels."""
+    name, _, condition = wildcards.hps.partition("@")
+    if not condition:
+        return name, None
+    if MECHANISM is None or name != MECHANISM["hyperparameter_set"] or condition not in mechanism_conditions():
+        raise WorkflowError(
+            f"{wildcards.hps}: not a condition of the mechanism section "
+            f"({[condition_name(c) for c in mechanism_conditions()] if MECHANISM else 'mechanism: null'})"
+        )
+    if SIGMAS.get(wildcards.sigma) not in MECHANISM["sigmas"]:
+        raise WorkflowError(
+            f"{wildcards.hps}: sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}"
+        )
+    return name, condition
+
+
+def extraction_hyperparameters(wildcards):
+    return config["hyperparameters"][set_and_condition(wildcards)[0]]
+
+
+def extraction_condition(wildcards):
+    """What a condition's extraction runs beyond the set (None for a plain extraction)."""
+    _, condition = set_and_condition(wildcards)
+    if condition is None:
+        return None
+    return {
+        "condition": condition,
+        # Only the controls that draw from it: a new seed reruns nothing else.
+        "seed": MECHANISM["seed"] if condition in ("random_feedback", "shuffled_feedback") else None,
+        "shuffle_group": MECHANISM["shuffle_group"] if condition == "shuffled_feedback" else None,
+        "recovery": MECHANISM["recovery"],
+    }
+
+
+def extraction_cam(wildcards):
+    return config["cam"] if set_and_condition(wildcards)[1] is None else MECHANISM_CAM
+
+
+def clean_inputs(wildcards):
+    """A condition's extraction also reads the clean inputs (its representation recovery)."""
+    if set_and_condition(wildcards)[1] is None:
+        return {}
+    return {"clean": f"{RESULTS}/inputs/sigma{sigma_label(0.0)}.h5"}
+
+
+# The top layer's name in the score tables (Grad-CAM on `top` is stored under it).
+MECHANISM_TOP = f"pcoder{NETWORKS[config['model']['spec']].num_pcoders}"
+
+
+def mechanism_files(kind, extension):
+    def files(wildcards):
+        # In the order of mechanism_conditions() (the scripts pair them with params.conditions).
+        return [
+            f"{RESULTS}/{kind}/{condition_name(condition)}/sigma{wildcards.sigma}.{extension}"
+            for condition in mechanism_conditions()
+        ]
+
+    return files
+
+
+def mechanism_report(path, caption, category, item, file_format=None):
+    """A mechanism output in the report: subcategory Mechanism, labelled by item and noise level."""
+    labels = {"item": item, "sigma": "{sigma}", **({"format": file_format} if file_format else {})}
+    return _report_item(path, caption, category, "Mechanism", labels)
+
+
+def mechanism_sigma(wildcards):
+    sigma = SIGMAS.get(wildcards.sigma)
+    if sigma not in MECHANISM["sigmas"]:
+        raise WorkflowError(f"sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}")
+    return sigma
+
+
+def mechanism_outputs():
+    """What `all` asks of the mechanism: its figures (and so every table) at each noise level."""
+    if MECHANISM is None:
+        return []
+    return [
+        f"{RESULTS}/figures/{name}/sigma{sigma_label(sigma)}.{suffix}"
+        for name in ("mechanism", "controls")
+        for sigma in MECHANISM["sigmas"]
+        for suffix in ("png", "pdf")
+    ]

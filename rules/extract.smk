@@ -4,6 +4,7 @@
 
 rule extract:
     input:
+        unpack(clean_inputs),
         inputs=rules.noisy_inputs.output[0],
         selection=rules.select_images.output.h5,
         backbone=WEIGHTS["backbone"],
@@ -21,12 +22,13 @@ rule extract:
     resources:
         **NETWORK_JOBS.resources(JobSize(config["selection"]["n_images"], STATES)),
     params:
-        hps=lambda wildcards: config["hyperparameters"][wildcards.hps],
+        hps=extraction_hyperparameters,
+        condition=extraction_condition,
         spec=config["model"]["spec"],
         gradient_scaling=config["model"]["gradient_scaling"],
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
-        cam=config["cam"],
+        cam=extraction_cam,
         code=script_code("extract"),
     script:
         "../scripts/extract.py"

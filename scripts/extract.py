@@ -21,7 +21,21 @@ def main() -> None:
         out_h5=Path(snakemake.output[0]),
         cams=snakemake.params.cam,
         config=snakemake.config,
+        **condition_arguments(snakemake.params.condition, snakemake.input),
     )
+
+
+def condition_arguments(condition, inputs) -> dict:
+    """A mechanism condition's arguments (rules/common.smk, extraction_condition); none for a plain set."""
+    if condition is None:
+        return {}
+    return {
+        "condition": condition["condition"],
+        "control_seed": 0 if condition["seed"] is None else condition["seed"],
+        "shuffle_group": condition["shuffle_group"],
+        "recovery": condition["recovery"],
+        "clean_inputs_h5": Path(inputs.clean),
+    }
 
 
 run_job(snakemake, main)

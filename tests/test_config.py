@@ -78,6 +78,16 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["figures"]["fig1"].__setitem__("lambda", 0.7), r"figures\.fig1\.lambda: beta \+ lambda = 0\.4 \+ 0\.7 > 1"),
         (lambda c: c["sweeps"]["fig4"].__setitem__("beta", {"start": 0, "stop": 1}), r"sweeps\.fig4\.beta\.step: missing \(required key\)"),
         (lambda c: c["figures"]["fig1"].__setitem__("images", ["a", "a"]), r"figures\.fig1\.images: \['a', 'a'\] has non-unique elements"),
+        (lambda c: c["mechanism"].__setitem__("hyperparameter_set", "hps_9"), r"mechanism\.hyperparameter_set: 'hps_9' is not a set in `hyperparameters`"),
+        (lambda c: c["mechanism"].__setitem__("controls", ["no_feedback", "zero_feedback"]), r"mechanism\.controls\[1\]: 'zero_feedback' is not one of"),
+        (lambda c: c["mechanism"].__setitem__("recovery", []), r"mechanism\.recovery: \[\] should be non-empty"),
+        (lambda c: c["mechanism"].__setitem__("scatter_timestep", 11), r"mechanism\.scatter_timestep: 11 lies beyond dynamics\.timesteps = 10"),
+        (lambda c: c["mechanism"].__setitem__("shuffle_group", 301), r"mechanism\.shuffle_group: 301 images per group, but selection\.n_images is 300"),
+        (lambda c: c["mechanism"].__setitem__("shuffle_group", 1), r"mechanism\.shuffle_group: 1 is less than the minimum of 2"),
+        (lambda c: c["mechanism"].update(metric="pxap", parameter=None), r"mechanism\.metric: pxap is one number per dataset"),
+        (lambda c: c["mechanism"].__setitem__("parameter", 0.3), r"mechanism\.parameter: 0\.3 is not one of scores\.thresholds \[0\.5\] \(metric iou\)"),
+        (lambda c: c["mechanism"].update(controls=[], sigmas=[0.0]), None),
+        (lambda c: c.__setitem__("mechanism", None), None),
     ],
 )
 def test_invalid_values_name_their_key(edit, message):

@@ -13,6 +13,7 @@ from tests.workflow_helpers import (
     snakemake,
     stub_jobs,
     tiny_config,
+    with_mechanism,
     without_sweeps,
     write_config,
 )
@@ -168,3 +169,58 @@ def test_the_pvgg16_builder_reruns_what_builds_pvgg16(imagenet_s):
     assert edited(workdir, configfile, "compute/networks/pvgg16.py") == {"fetch_weights": 1}
     assert edited(workdir, configfile, "compute/networks/pvgg16.py", look=planned_after_the_fetch) == AFTER_THE_WEIGHTS
     assert edited(workdir, configfile, "compute/networks/mini.py", look=planned_after_the_fetch) == {}
+
+
+# -- the mechanism (rules/mechanism.smk) ---------------------------------------------------------
+
+MECHANISM_BRANCH = {"extract": 4, "score": 4, "bootstrap": 4, "mechanism_stats": 1, "fig_mechanism": 1}
+
+
+@pytest.fixture(scope="module")
+def mechanism(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("mechanism")
+    return stubbed_run(workdir, with_mechanism(without_sweeps(tiny_config())))
+
+
+def mechanism_plan(workdir, edit):
+    config = with_mechanism(without_sweeps(tiny_config()))
+    edit(config)
+    return planned(workdir, write_config(workdir, config, "mechanism.yaml"))
+
+
+def test_the_mechanism_is_a_branch_of_its_own(mechanism):
+    workdir, _ = mechanism
+    # Off, or on: the other outputs are the same jobs with the same parameters.
+    assert mechanism_plan(workdir, lambda c: c.update(mechanism=None)) == {}
+    # Another noise level runs its branch (and its inputs) only.
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(sigmas=[0.3, 0.5])) == {
+        "noisy_inputs": 1, **MECHANISM_BRANCH, "all": 1
+    }
+
+
+def test_each_mechanism_setting_reruns_only_what_reads_it(mechanism):
+    workdir, _ = mechanism
+    # The seed: the two controls that draw from it, and what follows them.
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(seed=5)) == {
+        "extract": 2, "score": 2, "bootstrap": 2, "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
+    }
+    # The shuffled control's groups: that control only.
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(shuffle_group=2)) == {
+        "extract": 1, "score": 1, "bootstrap": 1, "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
+    }
+    # The references of the recovery: every condition's extraction.
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(recovery=["same_t"])) == {**MECHANISM_BRANCH, "all": 1}
+    # A control fewer: the tables and the figure; the score drawn or the marks: the tables and the figure, or the figure.
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(controls=["no_feedback"])) == {
+        "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
+    }
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(metric="auroc", parameter=None)) == {
+        "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
+    }
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(alpha=0.01, scatter_timestep=1)) == {"fig_mechanism": 1, "all": 1}
+
+
+def test_the_mechanisms_code_reruns_its_branch(mechanism):
+    # The link's analysis is read by mechanism_stats alone; the recovery by every extraction (the engine's).
+    assert edited(*mechanism, "analysis/mechanism.py") == {"mechanism_stats": 1, "all": 1, "fig_mechanism": 1}
+    assert edited(*mechanism, "figures/mechanism.py") == {"fig_mechanism": 1, "all": 1}

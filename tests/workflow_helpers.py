@@ -50,9 +50,19 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
         "fig4": dict(grid, kind="shared", beta=[0.5], **{"lambda": [0.0, 0.5]}, sigmas=[0.0, 0.3], n_images=6),
     }
     config["figures"]["fig1"].update(sigma=0.3, images=2)
+    # The mechanism's branch is tested on its own (with_mechanism): off here, so that the other
+    # tests' job counts are those of the analysis they test.
+    config["mechanism"] = None
     for key, value in overrides.items():
         section, _, name = key.partition(".")
         config[section][name] = value
+    return config
+
+
+def with_mechanism(config: dict[str, Any]) -> dict[str, Any]:
+    """The default's mechanism section sized for a tiny configuration: at Figure 1's noise level
+    (0.3, whose inputs exist), groups of 4 of its 8 images, the scatter at the last timestep."""
+    config["mechanism"] = dict(default_config()["mechanism"], sigmas=[0.3], shuffle_group=4, scatter_timestep=config["dynamics"]["timesteps"])
     return config
 
 

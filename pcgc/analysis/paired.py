@@ -15,6 +15,10 @@ values[i, 0]``. Per timestep t >= 1:
   [-1, 1]: +1 when every image's score rose, -1 when every one fell, 0 when no change dominates.
 
 Row t = 0 has change 0 and no test (NaN).
+
+`paired_between` applies the same statistics to the difference between two conditions on the same
+images, ``d[i, t] = values[i, t] - reference[i, t]`` (a control against the real dynamics,
+docs/mechanism.md); their t = 0 is shared, so its difference is 0 and is not tested either.
 """
 
 from __future__ import annotations
@@ -60,9 +64,25 @@ def paired_against_first(values: np.ndarray, *, resamples: int, seed: int, confi
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] < 1:
         raise ValueError(f"values must have shape [N_images, T+1], got {values.shape}")
-    change = values - values[:, :1]
+    return paired_statistics(values - values[:, :1], resamples=resamples, seed=seed, confidence=confidence)
+
+
+def paired_between(values: np.ndarray, reference: np.ndarray, *, resamples: int, seed: int, confidence: float) -> pd.DataFrame:
+    """Per timestep, the paired difference ``values - reference`` [N_images, T+1] of two conditions
+    on the same images (rows in the same order): the columns `COLUMNS`, tests from t = 1 on."""
+    values, reference = np.asarray(values, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if values.ndim != 2 or values.shape != reference.shape:
+        raise ValueError(f"values and reference must have one shape [N_images, T+1], got {values.shape} and {reference.shape}")
+    return paired_statistics(values - reference, resamples=resamples, seed=seed, confidence=confidence)
+
+
+def paired_statistics(change: np.ndarray, *, resamples: int, seed: int, confidence: float) -> pd.DataFrame:
+    """The columns `COLUMNS` of paired differences ``change`` [N_images, T+1]: bootstrap of the
+    mean at every timestep; Wilcoxon, Holm over t = 1..T and rank-biserial from t = 1 on."""
+    if change.ndim != 2 or change.shape[1] < 1:
+        raise ValueError(f"differences must have shape [N_images, T+1], got {change.shape}")
     boot = bootstrap_timesteps(change, resamples=resamples, seed=seed, confidence=confidence)
-    steps = values.shape[1]
+    steps = change.shape[1]
     statistic, p_value, effect, nonzero = (np.full(steps, np.nan) for _ in range(4))
     for t in range(1, steps):
         d = change[:, t]

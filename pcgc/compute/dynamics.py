@@ -327,9 +327,12 @@ class PCDynamics:
         weights: Sequence[_StepWeights],
         first_drive: torch.Tensor,
         last: bool,
+        feedback_source: torch.Tensor | None = None,
     ) -> DynamicsState:
         """Timestep t + 1 from timestep t. `first_drive` is the t = 0 drive of `plan.first_active`.
-        At the `last` step only what `WorkPlan.runs_at_last_step` says is predicted."""
+        At the `last` step only what `WorkPlan.runs_at_last_step` says is predicted.
+        `feedback_source` [B] (the shuffled-feedback control): batch element b's feedback term is
+        lambda_n * prd_{n+1}[feedback_source[b]], another element's prediction; None: its own."""
         start = plan.first_active
         reps = list(state.reps[:start])
         predictions = list(state.predictions[:start])
@@ -351,7 +354,10 @@ class PCDynamics:
                 rep = drive * _scale(w.beta, drive)
                 rep.addcmul_(state.reps[n], _scale(w.memory, drive))
                 if plan.feedback[n]:
-                    rep.addcmul_(state.predictions[n + 1], _scale(w.lam, drive))
+                    feedback = state.predictions[n + 1]
+                    if feedback_source is not None:
+                        feedback = feedback.index_select(0, feedback_source)
+                    rep.addcmul_(feedback, _scale(w.lam, drive))
                 if plan.gradient[n]:
                     rep.addcmul_(state.gradients[n], _scale(w.alpha, drive), value=-1)
             predict, with_gradient = plan.runs_at_last_step(n) if last else (plan.prediction[n], plan.gradient[n])
@@ -374,9 +380,17 @@ class PCDynamics:
         initial: DynamicsState,
         *,
         diagnostics: bool = True,
+        feedback_source: torch.Tensor | None = None,
     ) -> Iterator[DynamicsState]:
-        """The states at t = 1..timesteps that follow the t = 0 state `initial` on input x."""
+        """The states at t = 1..timesteps that follow the t = 0 state `initial` on input x.
+
+        `feedback_source` [B] int64 (None: every element its own) gives, per batch element, the
+        element whose prediction prd_{n+1}(t-1) enters its update (the shuffled-feedback control,
+        `pcgc.spec.controls`); only the feedback term is taken from there, the memory, drive and
+        error-gradient terms stay the element's own."""
         self._check(x, timesteps, coefficients, initial)
+        if feedback_source is not None:
+            check_feedback_source(feedback_source, x.shape[0])
         plan = self.plan(coefficients, diagnostics=diagnostics)
         for n in range(plan.first_active, self.net.num_pcoders):
             if plan.gradient[n] and initial.gradients[n] is None:
@@ -393,7 +407,7 @@ class PCDynamics:
         first_drive = initial.reps[min(plan.first_active, self.net.num_pcoders - 1)]
         state = initial
         for t in range(1, timesteps + 1):
-            state = self._timestep(state, x, plan, weights, first_drive, last=t == timesteps)
+            state = self._timestep(state, x, plan, weights, first_drive, t == timesteps, feedback_source)
             yield state
 
     def readout(
@@ -468,6 +482,18 @@ class PCDynamics:
                 f"coefficients have shape {tuple(coefficients.beta.shape)} and the t = 0 state "
                 f"{initial.reps[0].shape[0]} elements; expected {expected} for this batch"
             )
+
+
+def check_feedback_source(source: torch.Tensor, batch: int) -> None:
+    """A feedback source is a permutation of the batch's elements with no fixed point (no element
+    gets its own prediction back); anything else stops the run."""
+    if source.dtype != torch.int64 or tuple(source.shape) != (batch,):
+        raise ValueError(f"feedback_source must be int64 of shape ({batch},), got {source.dtype} {tuple(source.shape)}")
+    positions = torch.arange(batch, device=source.device)
+    if not torch.equal(torch.sort(source).values, positions):
+        raise ValueError(f"feedback_source must be a permutation of 0..{batch - 1}, got {source.tolist()}")
+    if bool((source == positions).any()):
+        raise ValueError(f"feedback_source must give no element its own feedback, got {source.tolist()}")
 
 
 def receptive_count(

@@ -17,18 +17,35 @@ group is padded with copies of its last configuration (and the padding dropped).
 a different algorithm for a different batch shape, which changes results in the last bits; with a
 fixed shape each row's numbers do not depend on which configurations share its batch, so the way
 configurations are split into jobs (a sweep's chunks) changes no number.
+
+Representation recovery (`recovery`, opt-in; `pcgc.compute.recovery`): given the clean original
+of each perturbed image, the clean trajectory of every device batch runs in lockstep beside the
+perturbed one (same configurations, same rows, same coefficients), and per row, PCoder and
+timestep the correlation distance between the two representations is kept; no representation is
+stored beyond the one timestep both trajectories hold anyway. The clean rows are a batch of their
+own rather than stacked under the perturbed ones: a stacked batch has another shape, and kernels
+then round differently (measured on CPU: CAMs moved by up to 1.2e-5 relative), whereas this way
+the perturbed rows' numbers are bit-identical with recovery on or off, on any device. The CAMs are
+taken on the perturbed rows only. When the clean input is the perturbed one (sigma = 0) its own
+trajectory is the clean one, and nothing more runs.
+
+The shuffled-feedback control (`feedback_partner`) gives each image of the image batch another
+image whose prediction it receives as feedback; the same partner in every configuration's block of
+rows (and in the clean rows among themselves), so it does not depend on how configurations share a
+device batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Collection, Iterator, Sequence
 
 import torch
 
 from pcgc.compute.cam import CamRequest, compute_cams
-from pcgc.compute.dynamics import Coefficients, PCDynamics, Readout
+from pcgc.compute.dynamics import Coefficients, DynamicsState, PCDynamics, Readout, check_feedback_source
 from pcgc.compute.precision import check_precision, computing_in
+from pcgc.compute.recovery import RECOVERY_REFERENCES, distances
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.layers import layer_name
 
@@ -51,6 +68,10 @@ class Trajectories:
     """[R, T+1, N] per-image error of each PCoder's prediction (NaN where it was not computed)."""
     representation_change: torch.Tensor
     """[R, T+1] ||r_t - r_{t-1}|| / ||r_{t-1}|| of the top representation r, per row; NaN at t = 0."""
+    recovery: dict[str, torch.Tensor] = field(default_factory=dict)
+    """reference -> [R, T+1, N] correlation distance d_n(t) of each PCoder's representation to the
+    clean run's (`pcgc.compute.recovery`): `same_t` (clean at t) and `clean_t0` (clean at t = 0),
+    those the engine was asked for; empty without recovery."""
 
     @classmethod
     def concatenate(cls, blocks: Sequence["Trajectories"]) -> "Trajectories":
@@ -60,10 +81,11 @@ class Trajectories:
         tensors = {
             name: torch.cat([getattr(b, name) for b in blocks])
             for name in cls.__dataclass_fields__
-            if name != "cams"
+            if name not in ("cams", "recovery")
         }
         cams = {key: torch.cat([b.cams[key] for b in blocks]) for key in blocks[0].cams}
-        return cls(cams=cams, **tensors)
+        recovery = {key: torch.cat([b.recovery[key] for b in blocks]) for key in blocks[0].recovery}
+        return cls(cams=cams, recovery=recovery, **tensors)
 
     @property
     def top_layer(self) -> str:
@@ -122,6 +144,8 @@ class Engine:
     of B images holds `max(1, batch_size // B)` configurations. `diagnostics=True` computes every
     PCoder's prediction error at every step (at the price of running every predictor); without it
     only the predictors the dynamics need run. `precision` is one of `pcgc.compute.precision.PRECISIONS`.
+    `recovery` names the references of the representation-recovery distances to compute (any of
+    `RECOVERY_REFERENCES`; empty: none), for which `run` needs the clean inputs.
     """
 
     def __init__(
@@ -132,9 +156,14 @@ class Engine:
         diagnostics: bool,
         precision: str = "fp32",
         cams: CamRequest | None = None,
+        recovery: Sequence[str] = (),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        unknown = [r for r in recovery if r not in RECOVERY_REFERENCES]
+        if unknown or len(set(recovery)) != len(recovery):
+            raise ValueError(f"recovery: {list(recovery)} must be distinct names from {list(RECOVERY_REFERENCES)}")
+        self.recovery = tuple(recovery)
         self.dynamics = dynamics
         self.batch_size = batch_size
         self.diagnostics = diagnostics
@@ -177,19 +206,39 @@ class Engine:
         configurations: Sequence[HyperParameters],
         timesteps: int,
         only: Collection[int] | None = None,
+        *,
+        clean: torch.Tensor | None = None,
+        feedback_partner: torch.Tensor | None = None,
     ) -> Iterator[Trajectories]:
         """Trajectories of every configuration on every image of `x`, one device batch at a time.
 
         `x` [B, C, H, W] is the image batch and `targets` [B] the Grad-CAM class of each image,
         both on the device the network is on. `only` (indices into `blocks`) runs just those device
         batches; each batch's numbers are the same whether or not the others run.
+        `clean` [B, C, H, W], the clean originals of `x`, is required exactly when the engine
+        computes `recovery`. `feedback_partner` [B] (a permutation of the images without fixed
+        point) runs the shuffled-feedback control: image i receives image feedback_partner[i]'s
+        prediction, in every configuration.
         """
         if not configurations:
             raise ValueError("no configurations to run")
         if targets.shape != (x.shape[0],):
             raise ValueError(f"need one Grad-CAM target per image: got shape {tuple(targets.shape)} for {x.shape[0]} images")
+        if bool(self.recovery) != (clean is not None):
+            raise ValueError(
+                f"the clean inputs are needed exactly when recovery is computed: recovery={list(self.recovery)}, "
+                f"clean {'given' if clean is not None else 'not given'}"
+            )
+        if clean is not None and clean.shape != x.shape:
+            raise ValueError(f"clean inputs of shape {tuple(clean.shape)} for perturbed inputs of shape {tuple(x.shape)}")
         dynamics = self.dynamics
         images = x.shape[0]
+        if feedback_partner is not None:
+            if images < 2:
+                raise ValueError("shuffled feedback needs at least 2 images in an image batch: one image has no other to take feedback from")
+            check_feedback_source(feedback_partner, images)
+        # sigma = 0: the perturbed run is the clean run, so its own trajectory is reused.
+        separate_clean = clean is not None and not torch.equal(clean, x)
         plans = self._plans(configurations)
         shared_plan = plans[0]
         for plan in plans[1:]:
@@ -197,6 +246,8 @@ class Engine:
         with computing_in(self.precision, self.device):
             initial = dynamics.initial_state(x, shared_plan)
             first = _Timestep.of(dynamics.readout(initial, layers=self._graph_layers), targets, self.cams, None)
+            # Its own pass, as the perturbed one: t = 0 is exactly what it is without recovery.
+            clean_initial = dynamics.initial_state(clean, shared_plan) if separate_clean else None
 
         per_batch = self.configurations_per_batch(images)
         # Every device batch holds `per_batch` configurations on all images: the same rows of x,
@@ -204,9 +255,19 @@ class Engine:
         image_index = torch.arange(images, device=x.device).repeat(per_batch)
         if per_batch == 1:  # one configuration per batch: the rows are the images, no copy
             x_rows, target_rows, initial_rows, first_rows = x, targets, initial, first
+            clean_rows, clean_initial_rows = clean, clean_initial
         else:
             x_rows, target_rows = x.index_select(0, image_index), targets.index_select(0, image_index)
             initial_rows, first_rows = initial.select(image_index), first.select(image_index)
+            if separate_clean:
+                clean_rows, clean_initial_rows = clean.index_select(0, image_index), clean_initial.select(image_index)
+        clean_t0 = clean_initial_rows if separate_clean else initial_rows
+        first_recovery = self._recovery(initial_rows, clean_t0 if separate_clean else None, clean_t0)
+        source = None
+        if feedback_partner is not None:
+            # The same partner within every configuration's block of `images` rows.
+            offsets = torch.arange(per_batch, device=x.device).repeat_interleave(images) * images
+            source = offsets + feedback_partner.to(x.device).repeat(per_batch)
         first_groups: dict[tuple, _Timestep] = {}
         for index, block in enumerate(self._blocks(plans, images)):
             if only is not None and index not in only:
@@ -222,12 +283,27 @@ class Engine:
             coefficients = Coefficients.stack([configurations[k] for k in padded for _ in range(images)])
             with computing_in(self.precision, self.device):
                 steps = [first_group]
-                states = dynamics.trajectory(x_rows, timesteps, coefficients, initial_rows, diagnostics=self.diagnostics)
+                recovery = [first_recovery]
+                states = dynamics.trajectory(
+                    x_rows, timesteps, coefficients, initial_rows, diagnostics=self.diagnostics, feedback_source=source
+                )
+                # The clean trajectory in lockstep: each clean state is used and dropped in the
+                # same iteration as the perturbed state of the same t.
+                clean_states = (
+                    dynamics.trajectory(
+                        clean_rows, timesteps, coefficients, clean_initial_rows, diagnostics=self.diagnostics,
+                        feedback_source=source,
+                    )
+                    if separate_clean
+                    else iter(lambda: None, 0)  # an endless None: the clean run is this run
+                )
                 previous = initial_rows.reps[-1]
-                for state in states:
+                for state, clean_state in zip(states, clean_states):
                     readout = dynamics.readout(state, layers=self._graph_layers, feedforward=coefficients.beta)
                     steps.append(_Timestep.of(readout, target_rows, self.cams, previous))
                     previous = state.reps[-1]
+                    if self.recovery:
+                        recovery.append(self._recovery(state, clean_state, clean_t0))
             rows = len(block) * images  # the padding is dropped
             yield Trajectories(
                 configuration=torch.tensor(block, device=x.device).repeat_interleave(images),
@@ -237,4 +313,21 @@ class Engine:
                 top1=torch.stack([s.top1[:rows] for s in steps], 1),
                 prediction_error=torch.stack([s.errors[:rows] for s in steps], 1),
                 representation_change=torch.stack([s.change[:rows] for s in steps], 1),
+                recovery={key: torch.stack([r[key][:rows] for r in recovery], 1) for key in self.recovery},
             )
+
+    def _recovery(
+        self, state: DynamicsState, same_t: DynamicsState | None, clean_t0: DynamicsState
+    ) -> dict[str, torch.Tensor]:
+        """reference -> [rows, N] distances of `state` to the clean state at the same t (`same_t`;
+        None: the clean run is this run, so d = 0 exactly) and to the clean t = 0 state."""
+        references = {}
+        if "same_t" in self.recovery and same_t is not None:
+            references["same_t"] = same_t.reps
+        if "clean_t0" in self.recovery:
+            references["clean_t0"] = clean_t0.reps
+        out = distances(state.reps, references) if references else {}
+        if "same_t" in self.recovery and same_t is None:
+            out["same_t"] = torch.zeros(state.errors.shape, dtype=torch.float32, device=state.errors.device)
+        return {name: out[name] for name in self.recovery}
+

@@ -164,6 +164,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
     if fig2["sigma"] not in config["noise"]["sigmas"]:
         messages.append(f"figures.fig2.sigma: {fig2['sigma']} is not one of noise.sigmas {config['noise']['sigmas']}")
     messages += _fig2_score_errors(config["scores"], fig2)
+    messages += _mechanism_errors(config)
     messages += _sweep_errors(config)
     messages += _cam_errors(config, count)
     messages += _figure_errors(config)
@@ -201,19 +202,43 @@ def corruption_branches(config: Mapping) -> list[tuple[str, int]]:
     return [(name, severity) for name in FAMILIES if name in families for severity in sorted(families[name])]
 
 
-def _fig2_score_errors(scores: Mapping, fig2: Mapping) -> list[str]:
+def _mechanism_errors(config: Mapping) -> list[str]:
+    """The mechanism section names a set, a per-image score, a timestep and a group that exist."""
+    mechanism = config["mechanism"]
+    if mechanism is None:
+        return []
+    messages = []
+    if mechanism["hyperparameter_set"] not in config["hyperparameters"]:
+        messages.append(
+            f"mechanism.hyperparameter_set: {mechanism['hyperparameter_set']!r} is not a set in `hyperparameters` "
+            f"(has: {sorted(config['hyperparameters'])})"
+        )
+    messages += _fig2_score_errors(config["scores"], mechanism, key="mechanism")
+    if mechanism["scatter_timestep"] > config["dynamics"]["timesteps"]:
+        messages.append(
+            f"mechanism.scatter_timestep: {mechanism['scatter_timestep']} lies beyond dynamics.timesteps = {config['dynamics']['timesteps']}"
+        )
+    if "shuffled_feedback" in mechanism["controls"] and mechanism["shuffle_group"] > config["selection"]["n_images"]:
+        messages.append(
+            f"mechanism.shuffle_group: {mechanism['shuffle_group']} images per group, but selection.n_images is "
+            f"{config['selection']['n_images']}"
+        )
+    return messages
+
+
+def _fig2_score_errors(scores: Mapping, fig2: Mapping, key: str = "figures.fig2") -> list[str]:
     metric, parameter = fig2["metric"], fig2["parameter"]
     if metric not in scores["metrics"]:
-        return [f"figures.fig2.metric: {metric!r} is not one of scores.metrics {scores['metrics']}"]
+        return [f"{key}.metric: {metric!r} is not one of scores.metrics {scores['metrics']}"]
     kind = METRIC_KINDS[metric]
     if not kind.per_image:
-        return [f"figures.fig2.metric: {metric} is one number per dataset, with no images to resample or test; choose a per-image metric"]
+        return [f"{key}.metric: {metric} is one number per dataset, with no images to resample or test; choose a per-image metric"]
     if kind.parameter is not None:
-        key = PARAMETER_KEYS[kind.parameter]
-        if parameter not in scores[key]:
-            return [f"figures.fig2.parameter: {parameter} is not one of scores.{key} {scores[key]} (metric {metric})"]
+        values = PARAMETER_KEYS[kind.parameter]
+        if parameter not in scores[values]:
+            return [f"{key}.parameter: {parameter} is not one of scores.{values} {scores[values]} (metric {metric})"]
     elif parameter is not None:
-        return [f"figures.fig2.parameter: metric {metric} takes no parameter; set it to null, not {parameter}"]
+        return [f"{key}.parameter: metric {metric} takes no parameter; set it to null, not {parameter}"]
     return []
 
 
@@ -333,6 +358,8 @@ def all_sigmas(config: Mapping) -> list[float]:
         sigmas += sweep["sigmas"]
     if config["figures"]["fig1"] is not None:
         sigmas.append(config["figures"]["fig1"]["sigma"])
+    if config.get("mechanism") is not None:  # its noise levels and their clean originals
+        sigmas += [*config["mechanism"]["sigmas"], 0.0]
     return sorted(set(float(s) for s in sigmas))
 
 

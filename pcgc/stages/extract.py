@@ -4,6 +4,11 @@ Output HDF5 (docs/outputs.md, "Extraction files"): per image and timestep the ra
 CAM method and layer (`cams/{method}/{layer}`), the target logit, the top-1 class, each PCoder's
 prediction error and the relative change of the top representation, with attributes recording
 everything the numbers depend on. The numbers come from `pcgc.compute.engine.Engine`, the same engine as the sweeps'.
+
+A `condition` other than the real dynamics runs a control of `pcgc.spec.controls` (docs/mechanism.md)
+through the same engine; `recovery` adds, per image, timestep and PCoder, the correlation distance
+of the representation to the clean run's (`recovery/{reference}`), for which the clean inputs
+(noise level 0) are read beside the perturbed ones.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -21,7 +27,10 @@ from tqdm import tqdm
 
 from pcgc.compute.batching import engine_probe, resolve_batch_size
 from pcgc.compute.cam import CamRequest
+from pcgc.compute.controls import condition as control_condition
 from pcgc.compute.engine import Engine
+from pcgc.compute.recovery import RECOVERY_REFERENCES
+from pcgc.spec.controls import TRAINED, batch_bounds, feedback_partners
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.provenance import sha256_file
 from pcgc.storage.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
@@ -40,6 +49,24 @@ def _batch_key(method: str, layer: str) -> str:
     return f"cam.{method}.{layer}"
 
 
+def _recovery_key(reference: str) -> str:
+    return f"recovery.{reference}"
+
+
+def _check_condition(condition: str, recovery: Sequence[str], clean_inputs_h5: Path | None, shuffle_group: int | None) -> None:
+    """Stop before loading anything when the condition's or recovery's settings are missing or wrong."""
+    unknown = [r for r in recovery if r not in RECOVERY_REFERENCES]
+    if unknown:
+        raise ValueError(f"mechanism.recovery: {unknown} are not among {list(RECOVERY_REFERENCES)}")
+    if bool(recovery) != (clean_inputs_h5 is not None):
+        raise ValueError(
+            f"recovery {list(recovery)} needs the clean inputs, and clean inputs are read only for recovery "
+            f"(clean_inputs_h5={clean_inputs_h5})"
+        )
+    if condition == "shuffled_feedback" and shuffle_group is None:
+        raise ValueError("condition shuffled_feedback needs mechanism.shuffle_group")
+
+
 def extract(
     network: NetworkInputs,
     *,
@@ -51,12 +78,25 @@ def extract(
     cams: Mapping[str, Any] | None = None,
     config: Mapping[str, Any] | None = None,
     overlap_writes: bool = True,
+    condition: str = TRAINED,
+    control_seed: int = 0,
+    shuffle_group: int | None = None,
+    recovery: Sequence[str] = (),
+    clean_inputs_h5: Path | None = None,
 ) -> None:
     """Write the extraction file `out_h5`. `cams` is the config's `cam: {methods, layers}` (default:
     Grad-CAM on the top representation); `config` (the workflow's resolved configuration) is
     stored with the file as provenance. A batch is written while the next is computed
-    (`pcgc.storage.overlap`); `overlap_writes=False` writes each before computing the next."""
-    targets, dynamics = network.load()
+    (`pcgc.storage.overlap`); `overlap_writes=False` writes each before computing the next.
+
+    `condition` is `trained` (the real dynamics) or a control (`pcgc.spec.controls.CONTROLS`, with
+    `control_seed`, and `shuffle_group` for shuffled feedback, whose image batches are whole
+    groups); `recovery` (references of `pcgc.compute.recovery`) reads `clean_inputs_h5`."""
+    _check_condition(condition, recovery, clean_inputs_h5, shuffle_group)
+    targets, trained = network.load()
+    run = control_condition(condition, trained, hps, seed=control_seed)
+    # The configured set is recorded; the condition's coefficients (e.g. no feedback's) are run.
+    configured, hps, dynamics = hps, run.hyperparameters, run.dynamics
     net = dynamics.net
     if len(hps.beta) != net.num_pcoders:
         raise ValueError(
@@ -69,8 +109,13 @@ def extract(
     torch_device = next(net.parameters()).device
     inputs_h5, selection_h5 = network.inputs_h5, network.selection_h5
 
-    with open_h5(inputs_h5) as source, atomic_h5(out_h5) as out:
+    with open_h5(inputs_h5) as source, _clean_source(clean_inputs_h5) as clean_source, atomic_h5(out_h5) as out:
         targets.check_inputs(source, inputs_h5, selection_h5)
+        if clean_source is not None:
+            targets.check_inputs(clean_source, clean_inputs_h5, selection_h5)
+            clean_noise = read_json_attr(clean_source, "noise", clean_inputs_h5)
+            if float(clean_noise["sigma"]) != 0.0:
+                raise ValueError(f"{clean_inputs_h5}: the clean inputs of recovery must have sigma 0, got {clean_noise['sigma']}")
         inputs = source["inputs"]
         count = inputs.shape[0]
         states = timesteps + 1
@@ -87,6 +132,12 @@ def extract(
         top1 = out.create_dataset("top1", shape=(count, states), dtype="i4")
         errors = out.create_dataset("prediction_error", shape=(count, states, num_pcoders), dtype="f4")
         change = out.create_dataset("representation_change", shape=(count, states), dtype="f4")
+        distances = {
+            reference: out.create_dataset(f"recovery/{reference}", shape=(count, states, num_pcoders), dtype="f4")
+            for reference in recovery
+        }
+        shuffled = run.shuffled_feedback
+        partners = feedback_partners(count, shuffle_group, control_seed) if shuffled else None
         maps: dict[tuple[str, str], h5py.Dataset] = {}
         start_time = time.perf_counter()
         progress = tqdm(total=count, unit="img", desc=f"extract {hps_name}", file=sys.stderr, dynamic_ncols=True)
@@ -96,6 +147,7 @@ def extract(
             {
                 "hyperparameters": hps.as_dict(), "timesteps": timesteps, "batch_size": batch_size,
                 "cams": request.as_dict(), **provenance,
+                **({} if condition == TRAINED and not recovery else _condition_attrs(condition, control_seed, shuffle_group, recovery)),
                 "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5),
             },
         )
@@ -116,20 +168,28 @@ def extract(
             top1[start:stop] = batch["top1"]
             errors[start:stop] = batch["prediction_error"]
             change[start:stop] = batch["representation_change"]
+            for reference, dataset in distances.items():
+                dataset[start:stop] = batch[_recovery_key(reference)]
 
         with BackgroundWriter(threaded=overlap_writes) as writer:
-            for start in range(0, count, batch_size):
-                stop = min(start + batch_size, count)
+            # Shuffled feedback: batches of whole groups, so the permutation never depends on them.
+            for start, stop in batch_bounds(count, batch_size, shuffle_group if shuffled else None):
                 batch = store.load(batch_name(start, stop))
                 if batch is None:
                     x = torch.from_numpy(inputs[start:stop]).to(torch_device)
                     cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
+                    clean = None if clean_source is None else torch.from_numpy(clean_source["inputs"][start:stop]).to(torch_device)
+                    partner = None if partners is None else torch.tensor(partners[start:stop], device=torch_device) - start
                     # One configuration: a device batch is exactly this image batch, no padding.
-                    engine = Engine(dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision, cams=request)
-                    (result,) = engine.run(x, cam_targets, [hps], timesteps)
+                    engine = Engine(
+                        dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision, cams=request,
+                        recovery=recovery,
+                    )
+                    (result,) = engine.run(x, cam_targets, [hps], timesteps, clean=clean, feedback_partner=partner)
                     batch = HostCopy(
                         {name: getattr(result, name) for name in BATCH_ARRAYS}
                         | {_batch_key(*key): raw for key, raw in result.cams.items()}
+                        | {_recovery_key(reference): d for reference, d in result.recovery.items()}
                     )
                 writer.submit(write, start, stop, batch)
                 progress.update(stop - start)
@@ -141,6 +201,10 @@ def extract(
             {
                 "hyperparameter_set": hps_name,
                 "hyperparameters": hps.as_dict(),
+                **({} if condition == TRAINED and not recovery else {
+                    **_condition_attrs(condition, control_seed, shuffle_group, recovery),
+                    "configured_hyperparameters": configured.as_dict(),
+                }),
                 "timesteps": timesteps,
                 "cams": request.as_dict(),
                 "cam_target": targets.selection["cam_target"],
@@ -155,3 +219,17 @@ def extract(
         "%d images x %d states in %.1f s (%.1f image-timesteps/s on %s); top-1 by timestep: %s",
         count, states, seconds, count * states / seconds, torch_device, " ".join(f"{a:.3f}" for a in accuracy),
     )
+
+
+def _condition_attrs(condition: str, seed: int, group: int | None, recovery: Sequence[str]) -> dict[str, Any]:
+    """What a control's or recovery's numbers depend on beyond a plain extraction."""
+    return {"condition": condition, "control_seed": seed, "shuffle_group": group, "recovery": list(recovery)}
+
+
+@contextmanager
+def _clean_source(path: Path | None) -> Iterator[h5py.File | None]:
+    if path is None:
+        yield None
+        return
+    with open_h5(path) as source:
+        yield source

@@ -1,0 +1,151 @@
+"""The mechanism's stages on small files: extract under each condition with recovery, then score,
+bootstrap, mechanism_stats and fig_mechanism, as the workflow chains them (rules/mechanism.smk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from pcgc.data.noise import make_inputs
+from pcgc.spec.controls import CONDITIONS
+from pcgc.spec.hyperparameters import HyperParameters
+from pcgc.spec.metrics import configured_scores
+from pcgc.stages.bootstrap import summarize
+from pcgc.stages.extract import extract
+from pcgc.stages.fig_mechanism import figure_mechanism
+from pcgc.stages.mechanism_stats import mechanism_statistics
+from pcgc.stages.score import score_extraction
+from pcgc.storage.h5io import STRING, read_json_attr, string_array, write_json_attrs
+from tests.conftest import random_mini
+from tests.stage_fixtures import stage_network, write_stage_inputs
+
+HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.3, 0.2, 0.2, 0.1, 0.0), (0.05, 0.01, 0.02, 0.01, 0.01))
+SIGMA = 0.8
+COUNT = 10
+TIMESTEPS = 3
+CAM = {"methods": ["gradcam"], "layers": ["top"]}
+SCORES = {"metrics": ["iou", "auroc"], "thresholds": [0.5], "pointing_tolerances": [0]}
+
+
+def write_noisy(files: dict, folder: Path, sigma: float) -> Path:
+    net = random_mini(6, 5)
+    with h5py.File(files["selection"]) as selection:
+        images, image_id = selection["images"][:], list(selection["image_id"].asstr()[:])
+    path = folder / f"inputs_sigma{sigma}.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("inputs", data=make_inputs(images, image_id, sigma=sigma, space="normalized", clip=False, seed=0, mean=net.mean, std=net.std))
+        h5.create_dataset("image_id", data=string_array(image_id), dtype=STRING)
+        write_json_attrs(h5, {"noise": {"sigma": sigma}, "geometry": {"crop": net.input_size}})
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mechanism")
+    files = write_stage_inputs(folder, random_mini(6, 5), count=COUNT)
+    return {**files, "noisy": write_noisy(files, folder, SIGMA), "folder": folder}
+
+
+def run_condition(files, condition: str, batch_size: int, out: Path, recovery=("same_t", "clean_t0")) -> Path:
+    network = stage_network({**files, "inputs": files["noisy"]})
+    extract(
+        network, hps_name=f"hps_0@{condition}", hps=HPS, timesteps=TIMESTEPS, batch_size=batch_size, out_h5=out, cams=CAM,
+        condition=condition, control_seed=0, shuffle_group=4, recovery=recovery, clean_inputs_h5=files["inputs"],
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def extractions(files):
+    return {c: run_condition(files, c, 4, files["folder"] / f"extract_{c}.h5") for c in CONDITIONS}
+
+
+def test_recovery_leaves_a_plain_extraction_as_it_was(files, extractions):
+    plain = files["folder"] / "plain.h5"
+    extract(stage_network({**files, "inputs": files["noisy"]}), hps_name="hps_0", hps=HPS, timesteps=TIMESTEPS, batch_size=4, out_h5=plain, cams=CAM)
+    with h5py.File(plain) as a, h5py.File(extractions["trained"]) as b:
+        for name in ("target_logit", "top1", "prediction_error", "representation_change", "cams/gradcam/pcoder5"):
+            np.testing.assert_array_equal(a[name][:], b[name][:])
+        assert "recovery" not in a and "condition" not in a.attrs
+        assert sorted(b["recovery"]) == ["clean_t0", "same_t"] and b["recovery/same_t"].shape == (COUNT, TIMESTEPS + 1, 5)
+        assert read_json_attr(b, "condition", "b") == "trained"
+        d = b["recovery/same_t"][:]
+        assert (d[:, 0] > 0).all() and np.isfinite(d).all()
+        np.testing.assert_array_equal(b["recovery/clean_t0"][:, 0], d[:, 0])  # at t = 0 both references are the clean t = 0
+
+
+def test_each_condition_records_what_it_ran(extractions):
+    with h5py.File(extractions["no_feedback"]) as h5:
+        assert read_json_attr(h5, "hyperparameters", "h5") == {"beta": list(HPS.beta), "lambda": [0.0] * 5, "alpha": [0.0] * 5}
+        assert read_json_attr(h5, "configured_hyperparameters", "h5") == HPS.as_dict()
+    with h5py.File(extractions["trained"]) as trained:
+        for condition in ("random_feedback", "shuffled_feedback", "no_feedback"):
+            with h5py.File(extractions[condition]) as h5:
+                assert read_json_attr(h5, "condition", "h5") == condition
+                # t = 0 is the backbone's: shared; later the maps differ from the real dynamics'.
+                np.testing.assert_array_equal(h5["cams/gradcam/pcoder5"][:, 0], trained["cams/gradcam/pcoder5"][:, 0])
+                assert not np.allclose(h5["cams/gradcam/pcoder5"][:, -1], trained["cams/gradcam/pcoder5"][:, -1])
+
+
+def test_the_shuffled_control_does_not_depend_on_the_batch_size(files, extractions):
+    other = run_condition(files, "shuffled_feedback", 8, files["folder"] / "shuffled_8.h5")
+    with h5py.File(other) as a, h5py.File(extractions["shuffled_feedback"]) as b:
+        # batches of 8 images are whole groups of 4 (0-3, 4-9 with the last two joined): another
+        # batch shape, the same permutation
+        for name in ("target_logit", "cams/gradcam/pcoder5", "recovery/same_t"):
+            np.testing.assert_allclose(a[name][:], b[name][:], rtol=1e-4, atol=1e-5)
+
+
+def test_bad_condition_settings_stop_before_any_work(files, tmp_path):
+    network = stage_network({**files, "inputs": files["noisy"]})
+    common = dict(hps_name="x", hps=HPS, timesteps=1, batch_size=4, cams=CAM)
+    with pytest.raises(ValueError, match="needs the clean inputs"):
+        extract(network, out_h5=tmp_path / "a.h5", recovery=("same_t",), **common)
+    with pytest.raises(ValueError, match="shuffle_group"):
+        extract(network, out_h5=tmp_path / "b.h5", condition="shuffled_feedback", **common)
+    with pytest.raises(ValueError, match="unknown condition"):
+        extract(network, out_h5=tmp_path / "c.h5", condition="no_predictions", **common)
+    with pytest.raises(ValueError, match="must have sigma 0"):
+        extract(network, out_h5=tmp_path / "d.h5", recovery=("same_t",), clean_inputs_h5=files["noisy"], **common)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_statistics_and_figures(files, extractions, tmp_path):
+    scores, summaries = {}, {}
+    for condition, path in extractions.items():
+        scores[condition] = tmp_path / f"scores_{condition}.parquet"
+        score_extraction(path, files["selection"], configured_scores(SCORES), scores[condition], hyperparameter_set=f"hps_0@{condition}", sigma=SIGMA)
+        summaries[condition] = tmp_path / f"bootstrap_{condition}.csv"
+        summarize(scores[condition], summaries[condition], resamples=50, seed=0, confidence=0.9, hyperparameter_set=f"hps_0@{condition}", sigma=SIGMA)
+    stats = {name: tmp_path / f"{name}.csv" for name in ("recovery", "controls", "link", "per_image")}
+    mechanism_statistics(extractions, scores, stats, metric="iou", parameter=0.5, resamples=50, seed=0, confidence=0.9, sigma=SIGMA)
+    recovery = pd.read_csv(stats["recovery"])
+    assert set(recovery["condition"]) == set(CONDITIONS) and set(recovery["reference"]) == {"same_t", "clean_t0"}
+    with h5py.File(extractions["trained"]) as h5:
+        d = h5["recovery/same_t"][:]
+    rows = recovery[(recovery["condition"] == "trained") & (recovery["reference"] == "same_t") & (recovery["pcoder"] == "pcoder5")]
+    np.testing.assert_allclose(rows.sort_values("timestep")["mean"], d[:, :, 4].astype(np.float64).mean(0))
+    controls = pd.read_csv(stats["controls"])
+    assert set(controls["condition"]) == set(CONDITIONS) - {"trained"}
+    trained_iou = pd.read_parquet(scores["trained"]).query("metric == 'iou'").pivot(index="image_index", columns="timestep", values="value")
+    no_feedback_iou = pd.read_parquet(scores["no_feedback"]).query("metric == 'iou'").pivot(index="image_index", columns="timestep", values="value")
+    row = controls[(controls["condition"] == "no_feedback") & (controls["metric"] == "iou") & (controls["timestep"] == TIMESTEPS)]
+    assert float(row["delta_mean"].iloc[0]) == pytest.approx(float((no_feedback_iou - trained_iou)[TIMESTEPS].mean()))
+    assert (controls.loc[controls["timestep"] == 0, "delta_mean"] == 0).all()  # t = 0 is shared
+    link = pd.read_csv(stats["link"])
+    assert set(link["timestep"]) == set(range(1, TIMESTEPS + 1))
+    # NaN only where a change is the same for every image (ranks constant: rho undefined).
+    assert link["spearman"].dropna().between(-1, 1).all() and link["spearman"].notna().sum() > len(link) // 2
+    per_image = pd.read_csv(stats["per_image"])
+    assert len(per_image) == len(CONDITIONS) * COUNT * (TIMESTEPS + 1)
+    figures = tmp_path / "figures"
+    figure_mechanism(
+        stats, summaries, [figures / "mechanism.png", figures / "mechanism.pdf"], [figures / "controls.png"], figures / "controls.csv",
+        layer="pcoder5", metric="iou", parameter=0.5, scatter_timestep=TIMESTEPS, alpha=0.05, sigma=SIGMA, error="boot_sd",
+    )
+    assert all((figures / name).stat().st_size > 1000 for name in ("mechanism.png", "mechanism.pdf", "controls.png"))
+    assert set(pd.read_csv(figures / "controls.csv")["hyperparameter_set"]) == {f"hps_0@{c}" for c in CONDITIONS}
