@@ -23,6 +23,9 @@ from pcgc.storage.h5io import STRING, read_json_attr, string_array, write_json_a
 from tests.conftest import random_mini
 from tests.stage_fixtures import stage_network, write_stage_inputs
 
+# Five extractions and the chain after them: about a minute of CPU.
+pytestmark = pytest.mark.slow
+
 HPS = HyperParameters((0.2, 0.4, 0.4, 0.5, 0.6), (0.3, 0.2, 0.2, 0.1, 0.0), (0.05, 0.01, 0.02, 0.01, 0.01))
 SIGMA = 0.8
 COUNT = 10
