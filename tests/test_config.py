@@ -7,7 +7,7 @@ import yaml
 
 from pcgc.cli import main as cli
 from pcgc.spec.config import ConfigError, sigma_label, validate_config
-from tests.workflow_helpers import REPO, default_config, write_config
+from tests.workflow_helpers import REPO, default_config, demo_mechanism, write_config
 
 
 def test_the_shipped_configurations_are_valid():
@@ -92,6 +92,7 @@ def test_the_shipped_configurations_are_valid():
 )
 def test_invalid_values_name_their_key(edit, message):
     config = default_config()
+    config["mechanism"] = demo_mechanism()  # off in config.yaml; its checks are tested with the demo's block
     edit(config)
     if message is None:  # a valid edit, beside the invalid ones
         validate_config(config)
@@ -229,3 +230,9 @@ def test_each_missing_key_is_reported_once(tmp_path, capsys):
     err = capsys.readouterr().err
     for key in ("dynamics", "bootstrap", "scores"):
         assert err.count(f"{key}: missing (required key)") == 1, err
+
+
+def test_the_mechanism_overlay_turns_the_analysis_on_over_the_default(capsys):
+    assert default_config()["mechanism"] is None  # opt-in: the default run stays within its budget
+    assert cli(["check-config", str(REPO / "config.yaml"), str(REPO / "config/mechanism.yaml")]) == 0
+    assert demo_mechanism()["controls"] == ["no_feedback", "random_feedback", "shuffled_feedback"]

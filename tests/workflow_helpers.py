@@ -59,10 +59,15 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
+def demo_mechanism() -> dict[str, Any]:
+    """The demo's mechanism section (config/mechanism.yaml, off in config.yaml)."""
+    return yaml.safe_load((REPO / "config/mechanism.yaml").read_text())["mechanism"]
+
+
 def with_mechanism(config: dict[str, Any]) -> dict[str, Any]:
-    """The default's mechanism section sized for a tiny configuration: at Figure 1's noise level
+    """The demo's mechanism section sized for a tiny configuration: at Figure 1's noise level
     (0.3, whose inputs exist), groups of 4 of its 8 images, the scatter at the last timestep."""
-    config["mechanism"] = dict(default_config()["mechanism"], sigmas=[0.3], shuffle_group=4, scatter_timestep=config["dynamics"]["timesteps"])
+    config["mechanism"] = dict(demo_mechanism(), sigmas=[0.3], shuffle_group=4, scatter_timestep=config["dynamics"]["timesteps"])
     return config
 
 
