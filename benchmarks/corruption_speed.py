@@ -54,7 +54,7 @@ def main() -> None:
     ids = [f"image-{k}" for k in range(args.batch)]
     print(f"{args.batch} images of {args.size} x {args.size}, severity {args.severity}, pcgc on {device} "
           f"({args.threads} torch threads), imagecorruptions per image on {args.reference_images} images, torch {torch.__version__}")
-    print(f"| family | imagecorruptions, s per image | imagecorruptions, s per batch | pcgc, s per batch | ratio |")
+    print("| family | imagecorruptions, s per image | imagecorruptions, s per batch | pcgc, s per batch | ratio |")
     print("|---|---|---|---|---|")
     total_ref = total_ours = 0.0
     for family in args.families:

@@ -12,7 +12,15 @@ from pcgc.compute.corruptions import CorruptionUnavailable, corrupt
 from pcgc.spec.networks import IMAGENET_MEAN, IMAGENET_STD
 from pcgc.stages.corrupted_inputs import write_corrupted_inputs
 from pcgc.storage.h5io import STRING, read_json_attr, string_array, write_json_attrs
-from tests.workflow_helpers import copy_workflow, planned_jobs, snakemake, stub_jobs, tiny_config, without_sweeps, write_config
+from tests.workflow_helpers import (
+    copy_workflow,
+    planned_jobs,
+    snakemake,
+    stub_jobs,
+    tiny_config,
+    without_sweeps,
+    write_config,
+)
 
 COMMON = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 

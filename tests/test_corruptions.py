@@ -16,10 +16,17 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.reference_corruptions import (
+    aligned,
+    load_reference,
+    photographs,
+    reference,
+    to_pixels,
+    truncation_error,
+)
 from pcgc.compute.corruptions import CorruptionUnavailable, corrupt, kernel
 from pcgc.compute.corruptions.weather import FrostTextures, frost_scale
 from pcgc.spec.corruptions import DETERMINISTIC_FAMILIES, FAMILIES, FROST_TEXTURES, RANDOM_FAMILIES, SEVERITIES
-from benchmarks.reference_corruptions import aligned, load_reference, reference, photographs, to_pixels, truncation_error
 
 REF = load_reference()
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import h5py

@@ -15,12 +15,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from pcgc.compute.corruptions.base import CorruptionUnavailable, Kernel, image_rng
 from pcgc.compute.corruptions.blur import KERNELS as BLUR
 from pcgc.compute.corruptions.digital import KERNELS as DIGITAL
 from pcgc.compute.corruptions.noise import KERNELS as NOISE
 from pcgc.compute.corruptions.weather import KERNELS as WEATHER
 from pcgc.compute.corruptions.weather import frost_kernel
-from pcgc.compute.corruptions.base import CorruptionUnavailable, Kernel, image_rng
 from pcgc.spec.corruptions import FAMILIES, validate
 
 __all__ = ["CorruptionUnavailable", "MIN_SIZE", "corrupt", "kernel", "stack_draws"]
