@@ -221,7 +221,7 @@ def test_a_figure_setting_reruns_only_its_figure(workflow, figure, setting):
         (lambda c: c["noise"].__setitem__("sigmas", [0.0, -0.2]), r"noise\.sigmas\[1\]: -0\.2 is less than the minimum of 0"),
         (lambda c: c["model"].__setitem__("spec", "resnet"), r"model\.spec: 'resnet' is not one of"),
         (lambda c: c["bootstrap"].pop("resamples"), r"bootstrap\.resamples: missing"),
-        (lambda c: c["cam"].__setitem__("layers", ["top", "pcoder6"]), r"cam\.layers\[1\]: 'pcoder6' does not exist"),
+        (lambda c: c["cam"].__setitem__("layers", ["top", "pcoder6"]), r"cam\.layers\[1\]: layer 'pcoder6': the network has 5 PCoders"),
     ],
 )
 def test_bad_config_stops_before_any_job(workflow, edit, message):
