@@ -56,6 +56,11 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
+def member_names(template: str, count: int) -> list[str]:
+    """An archive's member for each of `count` PCoders: `template` with `{n}` replaced by 1..count."""
+    return [template.replace("{n}", str(n)) for n in range(1, count + 1)]
+
+
 def pmodule_filename(prefix: str, index: int) -> str:
     """`<prefix>_pc{index}_pmodule.pth`, Predify's naming (index is 1-based)."""
     return f"{prefix}_pc{index}_pmodule.pth"
@@ -225,7 +230,7 @@ class NetworkRecord:
         archive's format finds them by the PCoder number in their names."""
         archive = self.weights.feedback_archive
         if archive is not None and archive.members is not None:
-            return [archive.members.format(n=n) for n in range(1, self.num_pcoders + 1)]
+            return member_names(archive.members, self.num_pcoders)
         if archive is not None and archive.format == "predify_pcoder_checkpoint_zip":
             return None
         return self.pmodule_files()

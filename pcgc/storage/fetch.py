@@ -36,7 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from pcgc.compute.networks import build_network
-from pcgc.spec.networks import NETWORKS, WEIGHT_ROLES, NetworkRecord, network_record
+from pcgc.spec.networks import NETWORKS, WEIGHT_ROLES, NetworkRecord, member_names, network_record
 from pcgc.spec.provenance import sha256_file
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.checkpoints import (
@@ -600,7 +600,7 @@ def archive_member_names(record: NetworkRecord, members: str | Sequence[str] | N
     if isinstance(members, str):
         if "{n}" not in members:
             raise ValueError(f"feedback archive members {members!r}: a single name needs {{n}} where the PCoder's number goes")
-        return [members.replace("{n}", str(n)) for n in range(1, count + 1)]
+        return member_names(members, count)
     names = [PurePosixPath(name).name for name in members]
     if len(names) != count or len(set(names)) != count or not all(names):
         raise ValueError(f"feedback archive members: {count} different file names needed ({record.name} has {count} PCoders), got {list(members)}")
@@ -622,7 +622,9 @@ def fetch_weights(
 
     The files come from `backbone` and `feedback_archive` where given, else from where the record
     says they are published. `feedback_members` names the archive's member of each PCoder
-    (`archive_member_names`) where the record's names or its format's matching do not fit. Writes the record's backbone file, one predictor file per PCoder
+    (`archive_member_names`) where the record's names or its format's matching do not fit.
+
+    Writes the record's backbone file, one predictor file per PCoder
     (`<pmodule_prefix>_pc{n}_pmodule.pth`) and, last, `manifest.json` (per file: path relative to
     out_dir, size, sha256, source). The archive is fetched first (it may have no checksum, so a
     bad one should fail before the big backbone download), its predictors are loaded into the
