@@ -14,11 +14,11 @@ from pcgc.data.noise import make_inputs
 from pcgc.spec.controls import CONDITIONS
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import configured_scores
+from pcgc.spec.sweeps import image_subset
 from pcgc.stages.bootstrap import summarize
 from pcgc.stages.extract import ImageSubset, extract
 from pcgc.stages.fig_mechanism import figure_mechanism
 from pcgc.stages.mechanism_stats import mechanism_statistics
-from pcgc.spec.sweeps import image_subset
 from pcgc.stages.score import score_extraction
 from pcgc.storage.h5io import STRING, read_json_attr, string_array, write_json_attrs
 from tests.conftest import random_mini

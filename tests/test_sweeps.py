@@ -10,11 +10,11 @@ from pcgc.spec.sweeps import (
     chunk_name,
     existing_chunks,
     grid_values,
+    image_subset,
     manifest_text,
     plan_chunks,
     read_manifest,
     sweep_cells,
-    image_subset,
     unique_configurations,
 )
 

@@ -34,7 +34,7 @@ from pcgc.compute.engine import Engine, Trajectories
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import Score
 from pcgc.spec.provenance import sha256_file
-from pcgc.spec.sweeps import manifest_text, image_subset
+from pcgc.spec.sweeps import image_subset, manifest_text
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.h5io import (
     STRING,
