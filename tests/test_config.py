@@ -94,7 +94,6 @@ def test_the_shipped_configurations_are_valid():
 )
 def test_invalid_values_name_their_key(edit, message):
     config = default_config()
-    config["mechanism"] = demo_mechanism()  # off in config.yaml; its checks are tested with the demo's block
     edit(config)
     if message is None:  # a valid edit, beside the invalid ones
         validate_config(config)
@@ -234,7 +233,7 @@ def test_each_missing_key_is_reported_once(tmp_path, capsys):
         assert err.count(f"{key}: missing (required key)") == 1, err
 
 
-def test_the_mechanism_overlay_turns_the_analysis_on_over_the_default(capsys):
-    assert default_config()["mechanism"] is None  # opt-in: the default run stays within its budget
-    assert cli(["check-config", str(REPO / "config.yaml"), str(REPO / "config/mechanism.yaml")]) == 0
+def test_the_default_run_has_the_mechanism_with_every_control_on_a_subset(capsys):
     assert demo_mechanism()["controls"] == ["no_feedback", "random_feedback", "shuffled_feedback"]
+    assert demo_mechanism()["n_images"] < default_config()["selection"]["n_images"]  # its share of the 10-minute budget
+    assert cli(["check-config", str(REPO / "config.yaml")]) == 0

@@ -60,8 +60,8 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
 
 
 def demo_mechanism() -> dict[str, Any]:
-    """The demo's mechanism section (config/mechanism.yaml, off in config.yaml)."""
-    return yaml.safe_load((REPO / "config/mechanism.yaml").read_text())["mechanism"]
+    """The demo's mechanism section (config.yaml's)."""
+    return default_config()["mechanism"]
 
 
 def with_mechanism(config: dict[str, Any]) -> dict[str, Any]:
