@@ -170,6 +170,13 @@ def extraction_cam(wildcards):
     return config["cam"] if set_and_condition(wildcards)[1] is None else MECHANISM_CAM
 
 
+def extraction_images(wildcards):
+    """The images an extraction runs: all selected ones (None), or the mechanism's subset for a condition."""
+    if set_and_condition(wildcards)[1] is None or MECHANISM["n_images"] == "all":
+        return None
+    return {"n_images": MECHANISM["n_images"], "seed": config["selection"]["seed"]}
+
+
 def clean_inputs(wildcards):
     """A condition's extraction also reads the clean inputs (its representation recovery)."""
     if set_and_condition(wildcards)[1] is None:

@@ -29,6 +29,7 @@ rule extract:
         precision=config["model"]["precision"],
         timesteps=config["dynamics"]["timesteps"],
         cam=extraction_cam,
+        images=extraction_images,
         code=script_code("extract"),
     script:
         "../scripts/extract.py"

@@ -6,7 +6,7 @@ import torch
 
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.stages import run_job
-from pcgc.stages.extract import extract
+from pcgc.stages.extract import ImageSubset, extract
 from pcgc.storage.network_inputs import NetworkInputs
 
 
@@ -21,6 +21,7 @@ def main() -> None:
         out_h5=Path(snakemake.output[0]),
         cams=snakemake.params.cam,
         config=snakemake.config,
+        images=None if snakemake.params.images is None else ImageSubset(**snakemake.params.images),
         **condition_arguments(snakemake.params.condition, snakemake.input),
     )
 

@@ -82,7 +82,9 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["mechanism"].__setitem__("controls", ["no_feedback", "zero_feedback"]), r"mechanism\.controls\[1\]: 'zero_feedback' is not one of"),
         (lambda c: c["mechanism"].__setitem__("recovery", []), r"mechanism\.recovery: \[\] should be non-empty"),
         (lambda c: c["mechanism"].__setitem__("scatter_timestep", 11), r"mechanism\.scatter_timestep: 11 lies beyond dynamics\.timesteps = 10"),
-        (lambda c: c["mechanism"].__setitem__("shuffle_group", 301), r"mechanism\.shuffle_group: 301 images per group, but selection\.n_images is 300"),
+        (lambda c: c["mechanism"].__setitem__("shuffle_group", 97), r"mechanism\.shuffle_group: 97 images per group, but the conditions run 96 images \(mechanism\.n_images: 96, selection\.n_images: 300\)"),
+        (lambda c: c["mechanism"].__setitem__("n_images", 301), r"mechanism\.n_images: 301 images asked for, but selection\.n_images is 300"),
+        (lambda c: c["mechanism"].__setitem__("n_images", 0), r"mechanism\.n_images: 0 is less than the minimum of 1"),
         (lambda c: c["mechanism"].__setitem__("shuffle_group", 1), r"mechanism\.shuffle_group: 1 is less than the minimum of 2"),
         (lambda c: c["mechanism"].update(metric="pxap", parameter=None), r"mechanism\.metric: pxap is one number per dataset"),
         (lambda c: c["mechanism"].__setitem__("parameter", 0.3), r"mechanism\.parameter: 0\.3 is not one of scores\.thresholds \[0\.5\] \(metric iou\)"),
@@ -92,7 +94,6 @@ def test_the_shipped_configurations_are_valid():
 )
 def test_invalid_values_name_their_key(edit, message):
     config = default_config()
-    config["mechanism"] = demo_mechanism()  # off in config.yaml; its checks are tested with the demo's block
     edit(config)
     if message is None:  # a valid edit, beside the invalid ones
         validate_config(config)
@@ -232,7 +233,7 @@ def test_each_missing_key_is_reported_once(tmp_path, capsys):
         assert err.count(f"{key}: missing (required key)") == 1, err
 
 
-def test_the_mechanism_overlay_turns_the_analysis_on_over_the_default(capsys):
-    assert default_config()["mechanism"] is None  # opt-in: the default run stays within its budget
-    assert cli(["check-config", str(REPO / "config.yaml"), str(REPO / "config/mechanism.yaml")]) == 0
+def test_the_default_run_has_the_mechanism_with_every_control_on_a_subset(capsys):
     assert demo_mechanism()["controls"] == ["no_feedback", "random_feedback", "shuffled_feedback"]
+    assert demo_mechanism()["n_images"] < default_config()["selection"]["n_images"]  # its share of the 10-minute budget
+    assert cli(["check-config", str(REPO / "config.yaml")]) == 0

@@ -14,8 +14,9 @@ from pcgc.data.noise import make_inputs
 from pcgc.spec.controls import CONDITIONS
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import configured_scores
+from pcgc.spec.sweeps import image_subset
 from pcgc.stages.bootstrap import summarize
-from pcgc.stages.extract import extract
+from pcgc.stages.extract import ImageSubset, extract
 from pcgc.stages.fig_mechanism import figure_mechanism
 from pcgc.stages.mechanism_stats import mechanism_statistics
 from pcgc.stages.score import score_extraction
@@ -101,6 +102,32 @@ def test_the_shuffled_control_does_not_depend_on_the_batch_size(files, extractio
         # batch shape, the same permutation
         for name in ("target_logit", "cams/gradcam/pcoder5", "recovery/same_t"):
             np.testing.assert_allclose(a[name][:], b[name][:], rtol=1e-4, atol=1e-5)
+
+
+def test_a_subset_of_images_gives_their_rows_of_the_whole_run(files, extractions, tmp_path):
+    subset = ImageSubset(n_images=6, seed=1)
+    rows = image_subset(COUNT, 6, 1)
+    path = tmp_path / "subset.h5"
+    network = stage_network({**files, "inputs": files["noisy"]})
+    extract(
+        network, hps_name="hps_0@trained", hps=HPS, timesteps=TIMESTEPS, batch_size=4, out_h5=path, cams=CAM,
+        recovery=("same_t",), clean_inputs_h5=files["inputs"], images=subset,
+    )
+    with h5py.File(path) as part, h5py.File(extractions["trained"]) as whole:
+        assert read_json_attr(part, "images", "part") == {"n_images": 6, "seed": 1} and "images" not in whole.attrs
+        np.testing.assert_array_equal(part["image_id"].asstr()[:], whole["image_id"].asstr()[:][rows])
+        for name in ("cam_target", "target_logit", "top1", "cams/gradcam/pcoder5", "recovery/same_t"):
+            # batches of other images, the same numbers (the engine is batch-invariant up to rounding)
+            np.testing.assert_allclose(part[name][:], whole[name][:][rows], rtol=1e-5, atol=1e-6)
+    # Scoring finds each image's mask by its id, in selection order.
+    scores = configured_scores(SCORES)
+    score_extraction(path, files["selection"], scores, tmp_path / "part.parquet", hyperparameter_set="a", sigma=SIGMA)
+    score_extraction(extractions["trained"], files["selection"], scores, tmp_path / "whole.parquet", hyperparameter_set="a", sigma=SIGMA)
+    part, whole = pd.read_parquet(tmp_path / "part.parquet"), pd.read_parquet(tmp_path / "whole.parquet")
+    ids = set(part["image_id"].dropna())
+    assert len(ids) == 6
+    whole = whole[whole["image_id"].isin(ids)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part, whole, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_condition_settings_stop_before_any_work(files, tmp_path):

@@ -10,11 +10,11 @@ from pcgc.spec.sweeps import (
     chunk_name,
     existing_chunks,
     grid_values,
+    image_subset,
     manifest_text,
     plan_chunks,
     read_manifest,
     sweep_cells,
-    sweep_images,
     unique_configurations,
 )
 
@@ -137,11 +137,11 @@ def test_manifests_round_trip_and_only_finished_chunks_count(tmp_path):
         existing_chunks(tmp_path)
 
 
-def test_sweep_images():
-    np.testing.assert_array_equal(sweep_images(5, "all", 0), np.arange(5))
-    subset = sweep_images(100, 10, 3)
+def test_image_subset():
+    np.testing.assert_array_equal(image_subset(5, "all", 0), np.arange(5))
+    subset = image_subset(100, 10, 3)
     assert len(subset) == 10 and list(subset) == sorted(set(subset.tolist()))
-    np.testing.assert_array_equal(subset, sweep_images(100, 10, 3))
-    assert not np.array_equal(subset, sweep_images(100, 10, 4))
+    np.testing.assert_array_equal(subset, image_subset(100, 10, 3))
+    assert not np.array_equal(subset, image_subset(100, 10, 4))
     with pytest.raises(ValueError, match="n_images: 101"):
-        sweep_images(100, 101, 0)
+        image_subset(100, 101, 0)

@@ -60,14 +60,16 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
 
 
 def demo_mechanism() -> dict[str, Any]:
-    """The demo's mechanism section (config/mechanism.yaml, off in config.yaml)."""
-    return yaml.safe_load((REPO / "config/mechanism.yaml").read_text())["mechanism"]
+    """The demo's mechanism section (config.yaml's)."""
+    return default_config()["mechanism"]
 
 
 def with_mechanism(config: dict[str, Any]) -> dict[str, Any]:
     """The demo's mechanism section sized for a tiny configuration: at Figure 1's noise level
-    (0.3, whose inputs exist), groups of 4 of its 8 images, the scatter at the last timestep."""
-    config["mechanism"] = dict(demo_mechanism(), sigmas=[0.3], shuffle_group=4, scatter_timestep=config["dynamics"]["timesteps"])
+    (0.3, whose inputs exist), 6 of its 8 images in groups of 3, the scatter at the last timestep."""
+    config["mechanism"] = dict(
+        demo_mechanism(), sigmas=[0.3], n_images=6, shuffle_group=3, scatter_timestep=config["dynamics"]["timesteps"]
+    )
     return config
 
 

@@ -218,10 +218,14 @@ def _mechanism_errors(config: Mapping) -> list[str]:
         messages.append(
             f"mechanism.scatter_timestep: {mechanism['scatter_timestep']} lies beyond dynamics.timesteps = {config['dynamics']['timesteps']}"
         )
-    if "shuffled_feedback" in mechanism["controls"] and mechanism["shuffle_group"] > config["selection"]["n_images"]:
+    selected = config["selection"]["n_images"]
+    if mechanism["n_images"] != "all" and mechanism["n_images"] > selected:
+        messages.append(f"mechanism.n_images: {mechanism['n_images']} images asked for, but selection.n_images is {selected}")
+    images = selected if mechanism["n_images"] == "all" else min(mechanism["n_images"], selected)
+    if "shuffled_feedback" in mechanism["controls"] and mechanism["shuffle_group"] > images:
         messages.append(
-            f"mechanism.shuffle_group: {mechanism['shuffle_group']} images per group, but selection.n_images is "
-            f"{config['selection']['n_images']}"
+            f"mechanism.shuffle_group: {mechanism['shuffle_group']} images per group, but the conditions run "
+            f"{images} images (mechanism.n_images: {mechanism['n_images']}, selection.n_images: {selected})"
         )
     return messages
 

@@ -123,8 +123,9 @@ def unique_configurations(cells: Sequence[Cell]) -> list[HyperParameters]:
     return list(seen.values())
 
 
-def sweep_images(count: int, n_images: int | str, seed: int) -> np.ndarray:
-    """Indices (sorted) of the selected images a sweep runs on: all, or a seeded random subset."""
+def image_subset(count: int, n_images: int | str, seed: int) -> np.ndarray:
+    """Indices (sorted) of the selected images an analysis runs on (a sweep, the mechanism's
+    conditions): all, or a seeded random subset of `n_images` of the `count` selected."""
     if n_images == "all":
         return np.arange(count)
     if not isinstance(n_images, int) or not 1 <= n_images <= count:

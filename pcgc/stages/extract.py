@@ -17,6 +17,7 @@ import logging
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -33,6 +34,7 @@ from pcgc.compute.recovery import RECOVERY_REFERENCES
 from pcgc.spec.controls import TRAINED, batch_bounds, feedback_partners
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.provenance import sha256_file
+from pcgc.spec.sweeps import image_subset
 from pcgc.storage.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
 from pcgc.storage.network_inputs import NetworkInputs
 from pcgc.storage.overlap import BackgroundWriter, HostCopy
@@ -83,6 +85,7 @@ def extract(
     shuffle_group: int | None = None,
     recovery: Sequence[str] = (),
     clean_inputs_h5: Path | None = None,
+    images: ImageSubset | None = None,
 ) -> None:
     """Write the extraction file `out_h5`. `cams` is the config's `cam: {methods, layers}` (default:
     Grad-CAM on the top representation); `config` (the workflow's resolved configuration) is
@@ -91,7 +94,10 @@ def extract(
 
     `condition` is `trained` (the real dynamics) or a control (`pcgc.spec.controls.CONTROLS`, with
     `control_seed`, and `shuffle_group` for shuffled feedback, whose image batches are whole
-    groups); `recovery` (references of `pcgc.compute.recovery`) reads `clean_inputs_h5`."""
+    groups); `recovery` (references of `pcgc.compute.recovery`) reads `clean_inputs_h5`.
+
+    `images` runs a seeded subset of the selected images (`pcgc.spec.sweeps.image_subset`), in
+    selection order; None runs them all."""
     _check_condition(condition, recovery, clean_inputs_h5, shuffle_group)
     targets, trained = network.load()
     run = control_condition(condition, trained, hps, seed=control_seed)
@@ -116,18 +122,20 @@ def extract(
             clean_noise = read_json_attr(clean_source, "noise", clean_inputs_h5)
             if float(clean_noise["sigma"]) != 0.0:
                 raise ValueError(f"{clean_inputs_h5}: the clean inputs of recovery must have sigma 0, got {clean_noise['sigma']}")
-        inputs = source["inputs"]
-        count = inputs.shape[0]
+        rows = _Rows(source["inputs"].shape[0], images)
+        count = rows.count
         states = timesteps + 1
         num_pcoders = net.num_pcoders
         batch_size = resolve_batch_size(
             batch_size, torch_device, engine_probe(
-                dynamics, torch.from_numpy(inputs[:1]).to(torch_device), torch.from_numpy(targets.cam_target[:1]).to(torch_device),
+                dynamics, torch.from_numpy(rows.read(source["inputs"], 0, 1)).to(torch_device),
+                torch.from_numpy(rows.read(targets.cam_target, 0, 1)).to(torch_device),
                 hps, timesteps=timesteps, diagnostics=True, precision=network.precision, cams=request,
             ), limit=count,
         )
-        out.create_dataset("image_id", data=targets.image_id.astype(object), dtype=STRING)
-        out.create_dataset("cam_target", data=targets.cam_target)
+        cam_target = rows.read(targets.cam_target)
+        out.create_dataset("image_id", data=rows.read(targets.image_id).astype(object), dtype=STRING)
+        out.create_dataset("cam_target", data=cam_target)
         target_logit = out.create_dataset("target_logit", shape=(count, states), dtype="f4")
         top1 = out.create_dataset("top1", shape=(count, states), dtype="i4")
         errors = out.create_dataset("prediction_error", shape=(count, states, num_pcoders), dtype="f4")
@@ -148,7 +156,7 @@ def extract(
                 "hyperparameters": hps.as_dict(), "timesteps": timesteps, "batch_size": batch_size,
                 "cams": request.as_dict(), **provenance,
                 **({} if condition == TRAINED and not recovery else _condition_attrs(condition, control_seed, shuffle_group, recovery)),
-                "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5),
+                "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5), **rows.attrs(),
             },
         )
 
@@ -176,9 +184,9 @@ def extract(
             for start, stop in batch_bounds(count, batch_size, shuffle_group if shuffled else None):
                 batch = store.load(batch_name(start, stop))
                 if batch is None:
-                    x = torch.from_numpy(inputs[start:stop]).to(torch_device)
-                    cam_targets = torch.from_numpy(targets.cam_target[start:stop]).to(torch_device)
-                    clean = None if clean_source is None else torch.from_numpy(clean_source["inputs"][start:stop]).to(torch_device)
+                    x = torch.from_numpy(rows.read(source["inputs"], start, stop)).to(torch_device)
+                    cam_targets = torch.from_numpy(cam_target[start:stop]).to(torch_device)
+                    clean = None if clean_source is None else torch.from_numpy(rows.read(clean_source["inputs"], start, stop)).to(torch_device)
                     partner = None if partners is None else torch.tensor(partners[start:stop], device=torch_device) - start
                     # One configuration: a device batch is exactly this image batch, no padding.
                     engine = Engine(
@@ -195,7 +203,7 @@ def extract(
                 progress.update(stop - start)
         progress.close()
         seconds = time.perf_counter() - start_time
-        accuracy = (top1[:] == targets.cam_target[:, None]).mean(0)
+        accuracy = (top1[:] == cam_target[:, None]).mean(0)
         write_json_attrs(
             out,
             {
@@ -207,6 +215,7 @@ def extract(
                 }),
                 "timesteps": timesteps,
                 "cams": request.as_dict(),
+                **rows.attrs(),
                 "cam_target": targets.selection["cam_target"],
                 "noise": read_json_attr(source, "noise", inputs_h5),
                 "geometry": read_json_attr(source, "geometry", inputs_h5),
@@ -219,6 +228,37 @@ def extract(
         "%d images x %d states in %.1f s (%.1f image-timesteps/s on %s); top-1 by timestep: %s",
         count, states, seconds, count * states / seconds, torch_device, " ".join(f"{a:.3f}" for a in accuracy),
     )
+
+
+@dataclass(frozen=True)
+class ImageSubset:
+    """A seeded random subset of the selected images (`pcgc.spec.sweeps.image_subset`)."""
+
+    n_images: int | str
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n_images": self.n_images, "seed": self.seed}
+
+
+class _Rows:
+    """The selection rows an extraction runs, by position: all of them, or a subset's (recorded
+    as the attribute `images`; a run of all records nothing, as before subsets existed)."""
+
+    def __init__(self, selected: int, images: ImageSubset | None):
+        self.subset = images
+        self.indices = None if images is None else image_subset(selected, images.n_images, images.seed)
+        self.count = selected if self.indices is None else len(self.indices)
+
+    def read(self, array: np.ndarray | h5py.Dataset, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows [start, stop) of the run (all of them without bounds) from a per-selection array."""
+        stop = self.count if stop is None else stop
+        if self.indices is None:
+            return array[start:stop]
+        return array[self.indices[start:stop]]  # sorted, as h5py's point selection needs
+
+    def attrs(self) -> dict[str, Any]:
+        return {} if self.subset is None else {"images": self.subset.as_dict()}
 
 
 def _condition_attrs(condition: str, seed: int, group: int | None, recovery: Sequence[str]) -> dict[str, Any]:

@@ -111,12 +111,16 @@ def mechanism_statistics(
                 summary.insert(0, "reference", reference)
                 summary.insert(0, "condition", condition)
                 recovery_rows.append(summary)
-        matrices[condition] = score_matrices(pd.read_parquet(scores[condition]), str(scores[condition]))
+        table = pd.read_parquet(scores[condition])
+        matrices[condition] = score_matrices(table, str(scores[condition]))
+        # The score tables' rows are the extraction's images in its order (both in selection order).
+        scored = table[table["image_index"] != DATASET_ROW].drop_duplicates("image_index").sort_values("image_index")
+        if list(scored["image_id"]) != ids:
+            raise ValueError(f"{scores[condition]}: its images are not those of {path}")
+        image_index = scored["image_index"].to_numpy()
         top = distances[LINK_REFERENCE][:, :, -1]
-        for (name, value), table in matrices[condition].items():
-            if table.shape[0] != top.shape[0]:
-                raise ValueError(f"{scores[condition]}: {table.shape[0]} images, {path} has {top.shape[0]}")
-            link = recovery_link(top[table.index.to_numpy()], table.to_numpy(), **settings)
+        for (name, value), matrix in matrices[condition].items():
+            link = recovery_link(top, matrix.to_numpy(), **settings)
             for column, entry in (("parameter", value), ("metric", name), ("condition", condition)):
                 link.insert(0, column, entry)
             link_rows.append(link)
@@ -126,7 +130,7 @@ def mechanism_statistics(
             pd.DataFrame(
                 {
                     "condition": condition,
-                    "image_index": np.repeat(np.arange(top.shape[0]), len(steps)),
+                    "image_index": np.repeat(image_index, len(steps)),
                     "image_id": np.repeat(np.asarray(ids, dtype=object), len(steps)),
                     "timestep": np.tile(steps, top.shape[0]),
                     "d_top": top.ravel().astype(np.float64),

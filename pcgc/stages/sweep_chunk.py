@@ -34,7 +34,7 @@ from pcgc.compute.engine import Engine, Trajectories
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import Score
 from pcgc.spec.provenance import sha256_file
-from pcgc.spec.sweeps import manifest_text, sweep_images
+from pcgc.spec.sweeps import image_subset, manifest_text
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.h5io import (
     STRING,
@@ -108,7 +108,7 @@ def run_chunk(
     targets = Targets.read(selection_h5)
     with open_h5(selection_h5) as selection:
         require_datasets(selection, ["mask_ids", "class_id"], selection_h5)
-        images = sweep_images(len(targets.image_id), n_images, image_seed)
+        images = image_subset(len(targets.image_id), n_images, image_seed)
         mask_ids = selection["mask_ids"][images].astype(np.int32)
         class_id = selection["class_id"][images]
     image_ids = targets.image_id[images]
