@@ -1,13 +1,18 @@
 """pcgc: Grad-CAM of predictive-coding dynamics, scored against ImageNet-S masks.
 
     world (demo data + trained weights, or ImageNet-S + fetched weights)
-      -> select_images -> noisy_inputs (per sigma)
-                       -> corrupted_inputs (per ImageNet-C family x severity; not yet scored)
+      -> select_images -> noisy_inputs (per sigma), corrupted_inputs (per ImageNet-C family x severity)
            -> extract (per hyperparameter set x sigma) -> score -> bootstrap -> fig2
                                                          -> diagnostics (with extract)
-           -> sweep_chunk (per sweep x sigma x chunk) -> sweep_merge -> sweep_summary -> fig3, fig4
+           -> extract (per corruptions.analysis set x family x severity) -> score -> bootstrap
+                -> robustness (per set: top-1 error, CE, mCE; the bootstrap tables joined) -> fig_corruptions
+           -> sweep_chunk (per sweep x sigma or corruption x chunk) -> sweep_merge -> sweep_summary
+                -> fig3, fig4 (noise levels), fig4_corruptions (per family)
            -> fig1_cams -> fig1
            -> extract as {set}@{condition} (mechanism) -> score -> bootstrap -> mechanism_stats -> fig_mechanism
+
+A branch's files are named by its perturbation: `sigma{s}` for a noise level,
+`corruptions/{family}/severity{n}` for a corruption (pcgc.spec.perturbations).
 
 Every stage's outputs depend only on its inputs and params; the params carry the config values the
 stage reads and a fingerprint of the pcgc code behind it, so editing either reruns exactly the
@@ -30,6 +35,7 @@ from pcgc.spec.controls import TRAINED
 from pcgc.spec.config import (
     ConfigError,
     all_sigmas,
+    analysed_branches,
     apply_command_line,
     corruption_branches,
     normalize_paths,
@@ -37,12 +43,20 @@ from pcgc.spec.config import (
     validate_config,
 )
 from pcgc.spec.corruptions import FAMILIES as CORRUPTION_FAMILIES
+from pcgc.spec.perturbations import WILDCARD as PERTURBATION_WILDCARD, Perturbation
 from pcgc.spec.job_resources import JobSize, NetworkJobs, count_images
 from pcgc.spec.networks import NETWORKS, TRAINING_THREADS, fetched_network
 from pcgc.spec.metrics import configured_scores
 from pcgc.spec.provenance import script_fingerprint, unused_spec_modules
 from pcgc.spec.stale_lock import record_run, release_if_stale
-from pcgc.spec.sweeps import existing_chunks, grid_values, plan_chunks, sweep_cells, unique_configurations
+from pcgc.spec.sweeps import (
+    existing_chunks,
+    grid_values,
+    plan_chunks,
+    sweep_cells,
+    sweep_perturbations,
+    unique_configurations,
+)
 
 # A lock left by a run killed with SIGKILL goes once nothing of that run is alive (pcgc.spec.stale_lock),
 # so that a plain rerun resumes instead of stopping with "Directory cannot be locked".
@@ -81,6 +95,7 @@ include: "rules/sweeps.smk"
 include: "rules/figures.smk"
 include: "rules/diagnostics.smk"
 include: "rules/mechanism.smk"
+include: "rules/corruptions.smk"
 
 
 # Every rule's code fingerprint is that of the script it runs: a rule whose `code` param names
@@ -108,6 +123,7 @@ rule all:
             f"{RESULTS}/inputs/corruptions/{family}/severity{severity}.h5"
             for family, severity in corruption_branches(config)
         ],
+        corruption_outputs(),
         [sweep_outputs(name, "summary.csv") for name in SWEEPS],
         [sweep_outputs(name, "maps.h5") for name, sweep in SWEEPS.items() if sweep["store_maps"] != "none"],
         [
@@ -116,6 +132,7 @@ rule all:
             if FIGURES[name] is not None
             for suffix in ("png", "pdf")
         ],
+        fig4_corruptions_outputs(),
         [
             f"{RESULTS}/figures/diagnostics/{hps}/sigma{sigma_label(sigma)}.{suffix}"
             for hps in HPS_NAMES

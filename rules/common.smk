@@ -4,14 +4,40 @@ RESULTS = config["results"]
 HPS_NAMES = list(config["hyperparameters"])
 # Every noise level in use (hyperparameter sets, sweeps, figure 1), by its file label.
 SIGMAS = {sigma_label(s): s for s in all_sigmas(config)}
+# The corruption branches that run through extract, score and bootstrap, and the sets they run.
+CORRUPTION_ANALYSIS = config["corruptions"]["analysis"]
+ANALYSED = [Perturbation.corruption(family, severity) for family, severity in analysed_branches(config)]
+CORRUPTION_SETS = [] if CORRUPTION_ANALYSIS is None or not ANALYSED else CORRUPTION_ANALYSIS["hyperparameter_sets"]
 
 
 wildcard_constraints:
     # A named set, or `{set}@{condition}`: the set under a condition of the mechanism (rules/mechanism.smk).
     hps="[A-Za-z0-9_-]+(@[a-z_]+)?",
     sigma="[0-9.e+-]+",
+    # What degrades a branch's inputs: `sigma{s}` or `corruptions/{family}/severity{n}` (pcgc.spec.perturbations).
+    perturbation=PERTURBATION_WILDCARD,
     sweep="[A-Za-z0-9_-]+",
     chunk="[0-9a-f]{16}",
+
+
+def perturbation_of(wildcards):
+    """The perturbation a branch's `perturbation` wildcard names: a noise level of this
+    configuration (its value as configured), or a corruption."""
+    try:
+        perturbation = Perturbation.parse(wildcards.perturbation)
+    except ValueError as error:
+        raise WorkflowError(str(error)) from None
+    if perturbation.is_noise:
+        label = wildcards.perturbation.removeprefix("sigma")
+        if label not in SIGMAS:
+            raise WorkflowError(f"{wildcards.perturbation}: not a noise level of this configuration ({sorted(SIGMAS)})")
+        return Perturbation.noise(SIGMAS[label])
+    return perturbation
+
+
+def perturbation_columns(wildcards):
+    """The perturbation's columns in the tables: {sigma} or {family, severity}."""
+    return perturbation_of(wildcards).columns()
 
 
 # The other networks' builder modules, which no job of this configuration runs (see
@@ -71,16 +97,17 @@ def world_files(wildcards):
 # Sweeps (rules/sweeps.smk): SWEEPS, SWEEP_CELLS, SWEEP_PLANS.
 
 
-def sweep_folder(sweep, sigma):
-    return f"{RESULTS}/sweeps/{sweep}/sigma{sigma}"
+def sweep_folder(sweep, perturbation):
+    """A sweep's folder at one perturbation (its label: `sigma{s}` or `corruptions/{family}/severity{n}`)."""
+    return f"{RESULTS}/sweeps/{sweep}/{perturbation}"
 
 
 def sweep_plan(wildcards):
     try:
-        return SWEEP_PLANS[(wildcards.sweep, wildcards.sigma)]
+        return SWEEP_PLANS[(wildcards.sweep, wildcards.perturbation)]
     except KeyError:
         raise WorkflowError(
-            f"sweep {wildcards.sweep!r} has no noise level {wildcards.sigma} in this configuration"
+            f"sweep {wildcards.sweep!r} does not run at {wildcards.perturbation} in this configuration"
         ) from None
 
 
@@ -88,7 +115,7 @@ def chunk_configurations(wildcards):
     plan = sweep_plan(wildcards)
     if wildcards.chunk not in plan:
         raise WorkflowError(
-            f"chunk {wildcards.chunk} is not in the plan of sweep {wildcards.sweep} at sigma {wildcards.sigma}"
+            f"chunk {wildcards.chunk} is not in the plan of sweep {wildcards.sweep} at {wildcards.perturbation}"
         )
     return [configuration.as_dict() for configuration in plan[wildcards.chunk]]
 
@@ -100,12 +127,17 @@ def chunk_job_size(wildcards):
 
 
 def sweep_chunks(wildcards):
-    folder = sweep_folder(wildcards.sweep, wildcards.sigma)
+    folder = sweep_folder(wildcards.sweep, wildcards.perturbation)
     return [f"{folder}/chunks/{name}.h5" for name in sweep_plan(wildcards)]
 
 
-def sweep_outputs(name, filename):
-    return [f"{sweep_folder(name, sigma_label(sigma))}/{filename}" for sigma in SWEEPS[name]["sigmas"]]
+def sweep_outputs(name, filename, noise=True, corruptions=True):
+    """The file `filename` of sweep `name` at each of its noise levels and/or corruptions."""
+    return [
+        f"{sweep_folder(name, perturbation.label)}/{filename}"
+        for perturbation in sweep_perturbations(SWEEPS[name])
+        if (noise if perturbation.is_noise else corruptions)
+    ]
 
 
 # Figures (rules/figures.smk).
@@ -132,8 +164,15 @@ def condition_name(condition):
 
 def set_and_condition(wildcards):
     """(set name, condition or None) of an extraction's `hps` wildcard; a condition must be one
-    the mechanism section runs, at one of its noise levels."""
+    the mechanism section runs, at one of its noise levels; a corruption branch runs a set of
+    corruptions.analysis."""
     name, _, condition = wildcards.hps.partition("@")
+    perturbation = perturbation_of(wildcards)
+    if not perturbation.is_noise and (condition or name not in CORRUPTION_SETS):
+        raise WorkflowError(
+            f"{wildcards.hps}/{wildcards.perturbation}: the corruption branches run the sets of "
+            f"corruptions.analysis.hyperparameter_sets ({CORRUPTION_SETS}), with no condition"
+        )
     if not condition:
         return name, None
     if MECHANISM is None or name != MECHANISM["hyperparameter_set"] or condition not in mechanism_conditions():
@@ -141,9 +180,9 @@ def set_and_condition(wildcards):
             f"{wildcards.hps}: not a condition of the mechanism section "
             f"({[condition_name(c) for c in mechanism_conditions()] if MECHANISM else 'mechanism: null'})"
         )
-    if SIGMAS.get(wildcards.sigma) not in MECHANISM["sigmas"]:
+    if perturbation.sigma not in MECHANISM["sigmas"]:
         raise WorkflowError(
-            f"{wildcards.hps}: sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}"
+            f"{wildcards.hps}: {wildcards.perturbation} is not a noise level of mechanism.sigmas {MECHANISM['sigmas']}"
         )
     return name, condition
 
@@ -167,14 +206,27 @@ def extraction_condition(wildcards):
 
 
 def extraction_cam(wildcards):
-    return config["cam"] if set_and_condition(wildcards)[1] is None else MECHANISM_CAM
+    if set_and_condition(wildcards)[1] is not None:
+        return MECHANISM_CAM
+    return config["cam"] if perturbation_of(wildcards).is_noise else CORRUPTION_ANALYSIS["cam"]
 
 
 def extraction_images(wildcards):
-    """The images an extraction runs: all selected ones (None), or the mechanism's subset for a condition."""
-    if set_and_condition(wildcards)[1] is None or MECHANISM["n_images"] == "all":
+    """The images an extraction runs: all selected ones (None), or a seeded subset: the
+    mechanism's for a condition, corruptions.analysis's for a corruption branch."""
+    if set_and_condition(wildcards)[1] is not None:
+        n_images = MECHANISM["n_images"]
+    elif not perturbation_of(wildcards).is_noise:
+        n_images = CORRUPTION_ANALYSIS["images"]
+    else:
         return None
-    return {"n_images": MECHANISM["n_images"], "seed": config["selection"]["seed"]}
+    return None if n_images == "all" else {"n_images": n_images, "seed": config["selection"]["seed"]}
+
+
+def extraction_size(wildcards):
+    """The network work of one extraction: its images (all selected, or its subset), every state."""
+    subset = extraction_images(wildcards)
+    return JobSize(config["selection"]["n_images"] if subset is None else subset["n_images"], STATES)
 
 
 def clean_inputs(wildcards):
@@ -222,3 +274,55 @@ def mechanism_outputs():
         for sigma in MECHANISM["sigmas"]
         for suffix in ("png", "pdf")
     ]
+
+
+# Corruptions beside localisation (rules/corruptions.smk, docs/corruptions.md).
+
+FIG_CORRUPTIONS = config["figures"]["corruptions"]
+FIG4_CORRUPTIONS = config["figures"]["fig4_corruptions"]
+# The families the corruption figures draw: all analysed ones, or those the figure lists.
+DRAWN_FAMILIES = (
+    []
+    if FIG_CORRUPTIONS is None
+    else sorted(
+        {p.family for p in ANALYSED if FIG_CORRUPTIONS["families"] == "all" or p.family in FIG_CORRUPTIONS["families"]},
+        key=list(CORRUPTION_FAMILIES).index,
+    )
+)
+
+
+def branch_files(kind, extension):
+    """The files of every analysed corruption branch of the job's set (catalogue order)."""
+
+    def files(wildcards):
+        return [f"{RESULTS}/{kind}/{wildcards.hps}/{p.label}.{extension}" for p in ANALYSED]
+
+    return files
+
+
+def corruption_outputs():
+    """What `all` asks of the corruption branches: each set's robustness tables, and its figures."""
+    outputs = [
+        f"{RESULTS}/robustness/{hps}/{name}.csv" for hps in CORRUPTION_SETS for name in ("errors", "ce", "localisation")
+    ]
+    if DRAWN_FAMILIES:
+        outputs += [
+            f"{RESULTS}/figures/corruptions/{hps}/{name}"
+            for hps in CORRUPTION_SETS
+            for name in ("heatmap.png", "heatmap.pdf", "curves.png", "curves.pdf", "curves.csv")
+        ]
+    return outputs
+
+
+def corruption_report(path, caption, category, item, file_format=None):
+    """A corruption output in the report: subcategory Corruption summaries, labelled by item and set."""
+    labels = {"item": item, "set": "{hps}", **({"format": file_format} if file_format else {})}
+    return _report_item(path, caption, category, "Corruption summaries", labels)
+
+
+def fig4_corruptions_outputs():
+    """Figure 4 per family of the corruption sweep it names (none when it is null)."""
+    if FIG4_CORRUPTIONS is None:
+        return []
+    families = SWEEPS[FIG4_CORRUPTIONS["sweep"]]["corruptions"]
+    return [f"{RESULTS}/figures/fig4_corruptions/{family}.{suffix}" for family in families for suffix in ("png", "pdf")]

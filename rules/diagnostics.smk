@@ -9,26 +9,26 @@ if DIAGNOSTICS is not None:
             scores=rules.score.output[0],
         output:
             png=diagnostic_report(
-                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.png",
+                f"{RESULTS}/figures/diagnostics/{{hps}}/{{perturbation}}.png",
                 "diagnostics",
                 "Convergence",
-                {"set": "{hps}", "sigma": "{sigma}", "format": "PNG"},
+                perturbation_labels("PNG"),
             ),
             pdf=diagnostic_report(
-                f"{RESULTS}/figures/diagnostics/{{hps}}/sigma{{sigma}}.pdf",
+                f"{RESULTS}/figures/diagnostics/{{hps}}/{{perturbation}}.pdf",
                 "diagnostics",
                 "Convergence",
-                {"set": "{hps}", "sigma": "{sigma}", "format": "PDF"},
+                perturbation_labels("PDF"),
             ),
         log:
-            log_path("diagnostics/{hps}/sigma{sigma}"),
+            log_path("diagnostics/{hps}/{perturbation}"),
         benchmark:
-            benchmark_path("diagnostics/{hps}/sigma{sigma}")
+            benchmark_path("diagnostics/{hps}/{perturbation}")
         conda:
             CONDA_ENV
         params:
             threshold=DIAGNOSTICS["threshold"],
-            sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+            perturbation=perturbation_columns,
             code=script_code("diagnostics"),
         script:
             "../scripts/diagnostics.py"

@@ -39,7 +39,7 @@ if FIGURES["fig3"] is not None:
 
     rule fig3:
         input:
-            f"{sweep_folder(FIGURES['fig3']['sweep'], sigma_label(FIGURES['fig3']['sigma']))}/summary.csv",
+            f"{sweep_folder(FIGURES['fig3']['sweep'], Perturbation.noise(FIGURES['fig3']['sigma']).label)}/summary.csv",
         output:
             png=figure_report(f"{RESULTS}/figures/fig3.png", "fig3"),
             pdf=figure_report(f"{RESULTS}/figures/fig3.pdf", "fig3"),
@@ -61,7 +61,7 @@ if FIGURES["fig4"] is not None:
 
     rule fig4:
         input:
-            sweep_outputs(FIGURES["fig4"]["sweep"], "summary.csv"),
+            sweep_outputs(FIGURES["fig4"]["sweep"], "summary.csv", corruptions=False),
         output:
             png=figure_report(f"{RESULTS}/figures/fig4.png", "fig4"),
             pdf=figure_report(f"{RESULTS}/figures/fig4.pdf", "fig4"),

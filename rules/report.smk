@@ -11,6 +11,7 @@ REPORT_CATEGORIES = ("Figures", "Tables", "Diagnostics")
 
 
 def _report_item(path, caption, category, subcategory, labels=None):
+    """`subcategory` and `labels` may be functions of the wildcards (Snakemake calls them)."""
     if category not in REPORT_CATEGORIES:
         raise WorkflowError(f"report category {category!r} of {path} is not one of {REPORT_CATEGORIES}")
     return report(path, caption=f"../report/{caption}.rst", category=category, subcategory=subcategory, labels=labels)
@@ -45,19 +46,41 @@ REPORT_FIGURES = {
     ),
 }
 
+
+def perturbation_labels(file_format=None, first=None):
+    """The labels of a branch's output, a function of its wildcards: `first(wildcards)` (default:
+    the set), then the noise level (`sigma`) or the corruption (`family`, `severity`), then the
+    file format."""
+
+    def labels(wildcards):
+        found = dict(first(wildcards)) if first is not None else {"set": wildcards.hps}
+        columns = perturbation_of(wildcards).columns()
+        if "sigma" in columns:
+            found["sigma"] = wildcards.perturbation.removeprefix("sigma")
+        else:
+            found.update(family=columns["family"], severity=str(columns["severity"]))
+        return {**found, **({"format": file_format} if file_format else {})}
+
+    return labels
+
+
+def perturbation_subcategory(noise, corruption):
+    """A subcategory by the kind of a branch's perturbation: noise levels and corruptions apart,
+    each with its own labels."""
+    return lambda wildcards: noise if wildcards.perturbation.startswith("sigma") else corruption
+
+
 # Per summary table: its subcategory and its labels (wildcard patterns, or a function of the
-# wildcards): the hyperparameter set or sweep, and the noise level.
+# wildcards): the hyperparameter set or sweep, and the noise level or the corruption.
 REPORT_TABLES = {
-    "bootstrap": ("Hyperparameter sets", {"set": "{hps}", "sigma": "{sigma}"}),
+    "bootstrap": (perturbation_subcategory("Hyperparameter sets", "Corruptions"), perturbation_labels()),
     # Figure 2's table carries the figure's own labels.
     "fig2_table": ("Figure 2", REPORT_FIGURES["fig2"][1](config["figures"]["fig2"])),
     "sweep_summary": (
-        "Sweeps",
-        lambda wildcards: {
-            "sweep": wildcards.sweep,
-            "kind": config["sweeps"][wildcards.sweep]["kind"],
-            "sigma": wildcards.sigma,
-        },
+        perturbation_subcategory("Sweeps", "Corruption sweeps"),
+        perturbation_labels(
+            first=lambda wildcards: {"sweep": wildcards.sweep, "kind": config["sweeps"][wildcards.sweep]["kind"]}
+        ),
     ),
 }
 

@@ -8,16 +8,16 @@ rule score:
         extraction=rules.extract.output[0],
         selection=rules.select_images.output.h5,
     output:
-        f"{RESULTS}/scores/{{hps}}/sigma{{sigma}}.parquet",
+        f"{RESULTS}/scores/{{hps}}/{{perturbation}}.parquet",
     log:
-        log_path("scores/{hps}/sigma{sigma}"),
+        log_path("scores/{hps}/{perturbation}"),
     benchmark:
-        benchmark_path("scores/{hps}/sigma{sigma}")
+        benchmark_path("scores/{hps}/{perturbation}")
     conda:
         CONDA_ENV
     params:
         scores=SCORES,
-        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        perturbation=perturbation_columns,
         code=script_code("score"),
     script:
         "../scripts/score.py"
@@ -27,16 +27,16 @@ rule bootstrap:
     input:
         rules.score.output[0],
     output:
-        table_report(f"{RESULTS}/bootstrap/{{hps}}/sigma{{sigma}}.csv", "bootstrap"),
+        table_report(f"{RESULTS}/bootstrap/{{hps}}/{{perturbation}}.csv", "bootstrap"),
     log:
-        log_path("bootstrap/{hps}/sigma{sigma}"),
+        log_path("bootstrap/{hps}/{perturbation}"),
     benchmark:
-        benchmark_path("bootstrap/{hps}/sigma{sigma}")
+        benchmark_path("bootstrap/{hps}/{perturbation}")
     conda:
         CONDA_ENV
     params:
         bootstrap=config["bootstrap"],
-        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        perturbation=perturbation_columns,
         code=script_code("bootstrap"),
     script:
         "../scripts/bootstrap.py"

@@ -1,5 +1,6 @@
 # Sweeps: grids of configurations, run in chunks (sweep_chunk), merged into one long table per
-# sweep and noise level (sweep_merge), summarised per grid cell (sweep_summary).
+# sweep and perturbation (sweep_merge; a noise level or a corruption), summarised per grid cell
+# (sweep_summary).
 #
 # The chunk plan looks at the chunks already on disk (pcgc.spec.sweeps.plan_chunks): finished chunks
 # are kept, and only configurations no chunk covers yet are split into new chunks of
@@ -12,14 +13,16 @@ SWEEP_SCORES = [score.as_dict() for score in configured_scores(config["scores"],
 SWEEP_CELLS = {name: sweep_cells(sweep, HAS_FEEDBACK) for name, sweep in SWEEPS.items()}
 
 
+# Per sweep and perturbation (a noise level, or a corruption in its place). A chunk's name is a
+# hash of its configurations alone: the same grid plans the same chunks at every perturbation.
 SWEEP_PLANS = {
-    (name, sigma_label(sigma)): plan_chunks(
+    (name, perturbation.label): plan_chunks(
         unique_configurations(SWEEP_CELLS[name]),
-        existing_chunks(Path(sweep_folder(name, sigma_label(sigma))) / "chunks"),
+        existing_chunks(Path(sweep_folder(name, perturbation.label)) / "chunks"),
         config["extraction"]["chunk_size"],
     )
     for name, sweep in SWEEPS.items()
-    for sigma in sweep["sigmas"]
+    for perturbation in sweep_perturbations(sweep)
 }
 
 
@@ -27,18 +30,18 @@ SWEEP_PLANS = {
 # how fast, not what (tests check that), so changing them reruns nothing.
 rule sweep_chunk:
     input:
-        inputs=rules.noisy_inputs.output[0],
+        inputs=f"{RESULTS}/inputs/{{perturbation}}.h5",
         selection=rules.select_images.output.h5,
         backbone=WEIGHTS["backbone"],
         pmodules=WEIGHTS["pmodules"],
         weights_identity=WEIGHTS["identity"],
     output:
-        h5=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.h5",
-        manifest=f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/chunks/{{chunk}}.json",
+        h5=f"{RESULTS}/sweeps/{{sweep}}/{{perturbation}}/chunks/{{chunk}}.h5",
+        manifest=f"{RESULTS}/sweeps/{{sweep}}/{{perturbation}}/chunks/{{chunk}}.json",
     log:
-        log_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}"),
+        log_path("sweeps/{sweep}/{perturbation}/chunks/{chunk}"),
     benchmark:
-        benchmark_path("sweeps/{sweep}/sigma{sigma}/chunks/{chunk}")
+        benchmark_path("sweeps/{sweep}/{perturbation}/chunks/{chunk}")
     conda:
         CONDA_ENV
     threads: NETWORK_JOBS.cpus
@@ -63,17 +66,17 @@ rule sweep_merge:
     input:
         sweep_chunks,
     output:
-        f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/scores.parquet",
+        f"{RESULTS}/sweeps/{{sweep}}/{{perturbation}}/scores.parquet",
     log:
-        log_path("sweeps/{sweep}/sigma{sigma}/merge"),
+        log_path("sweeps/{sweep}/{perturbation}/merge"),
     benchmark:
-        benchmark_path("sweeps/{sweep}/sigma{sigma}/merge")
+        benchmark_path("sweeps/{sweep}/{perturbation}/merge")
     conda:
         CONDA_ENV
     params:
         cells=lambda wildcards: [cell.as_dict() for cell in SWEEP_CELLS[wildcards.sweep]],
         kind=lambda wildcards: SWEEPS[wildcards.sweep]["kind"],
-        sigma=lambda wildcards: SIGMAS[wildcards.sigma],
+        perturbation=perturbation_columns,
         code=script_code("sweep_merge"),
     script:
         "../scripts/sweep_merge.py"
@@ -83,11 +86,11 @@ rule sweep_maps:
     input:
         sweep_chunks,
     output:
-        f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/maps.h5",
+        f"{RESULTS}/sweeps/{{sweep}}/{{perturbation}}/maps.h5",
     log:
-        log_path("sweeps/{sweep}/sigma{sigma}/maps"),
+        log_path("sweeps/{sweep}/{perturbation}/maps"),
     benchmark:
-        benchmark_path("sweeps/{sweep}/sigma{sigma}/maps")
+        benchmark_path("sweeps/{sweep}/{perturbation}/maps")
     conda:
         CONDA_ENV
     params:
@@ -101,11 +104,11 @@ rule sweep_summary:
     input:
         rules.sweep_merge.output[0],
     output:
-        table_report(f"{RESULTS}/sweeps/{{sweep}}/sigma{{sigma}}/summary.csv", "sweep_summary"),
+        table_report(f"{RESULTS}/sweeps/{{sweep}}/{{perturbation}}/summary.csv", "sweep_summary"),
     log:
-        log_path("sweeps/{sweep}/sigma{sigma}/summary"),
+        log_path("sweeps/{sweep}/{perturbation}/summary"),
     benchmark:
-        benchmark_path("sweeps/{sweep}/sigma{sigma}/summary")
+        benchmark_path("sweeps/{sweep}/{perturbation}/summary")
     conda:
         CONDA_ENV
     params:

@@ -1,4 +1,5 @@
-"""Snakemake job: bootstrap statistics of every score per timestep, and its paired change from t = 0."""
+"""Snakemake job: bootstrap statistics of every score per timestep, and its paired change from t = 0
+(one hyperparameter set, one noise level or corruption)."""
 
 from pathlib import Path
 
@@ -15,7 +16,7 @@ def main() -> None:
         seed=settings["seed"],
         confidence=settings["confidence"],
         hyperparameter_set=snakemake.wildcards.hps,
-        sigma=snakemake.params.sigma,
+        perturbation=snakemake.params.perturbation,
     )
 
 

@@ -1,4 +1,4 @@
-"""Snakemake job: the convergence diagnostics figure of one hyperparameter set and noise level."""
+"""Snakemake job: the convergence diagnostics figure of one hyperparameter set and perturbation."""
 
 from pathlib import Path
 
@@ -13,7 +13,7 @@ def main() -> None:
         [Path(snakemake.output.png), Path(snakemake.output.pdf)],
         threshold=snakemake.params.threshold,
         hyperparameter_set=snakemake.wildcards.hps,
-        sigma=snakemake.params.sigma,
+        perturbation=snakemake.params.perturbation,
     )
 
 

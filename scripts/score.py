@@ -1,4 +1,5 @@
-"""Snakemake job: every score of each CAM against its object mask, per image, timestep, method and layer."""
+"""Snakemake job: every score of each CAM against its object mask, per image, timestep, method and layer
+(one hyperparameter set, one noise level or corruption)."""
 
 from pathlib import Path
 
@@ -14,7 +15,7 @@ def main() -> None:
         configured_scores(snakemake.params.scores),
         Path(snakemake.output[0]),
         hyperparameter_set=snakemake.wildcards.hps,
-        sigma=snakemake.params.sigma,
+        perturbation=snakemake.params.perturbation,
     )
 
 

@@ -1,4 +1,4 @@
-"""Snakemake job: a sweep's chunks -> one long score table for one noise level."""
+"""Snakemake job: a sweep's chunks -> one long score table for one perturbation (noise level or corruption)."""
 
 from pathlib import Path
 
@@ -13,7 +13,7 @@ def main() -> None:
         [Cell.from_dict(entry) for entry in snakemake.params.cells],
         sweep=snakemake.wildcards.sweep,
         kind=snakemake.params.kind,
-        sigma=snakemake.params.sigma,
+        perturbation=snakemake.params.perturbation,
         out_table=Path(snakemake.output[0]),
     )
 

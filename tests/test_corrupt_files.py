@@ -76,7 +76,7 @@ def test_a_truncated_extraction_file_is_named_by_the_next_job(tmp_path):
     with pytest.raises(OSError, match=rf"{extraction}: not a valid or complete HDF5 file"):
         score_extraction(
             extraction, _h5(tmp_path / "selection.h5"), iou_scores([0.5]), tmp_path / "scores.parquet",
-            hyperparameter_set="hps_0", sigma=0.0,
+            hyperparameter_set="hps_0", perturbation={"sigma": 0.0},
         )
     assert not (tmp_path / "scores.parquet").exists()
 
@@ -84,5 +84,5 @@ def test_a_truncated_extraction_file_is_named_by_the_next_job(tmp_path):
 def test_a_truncated_sweep_chunk_is_named_by_the_merge(tmp_path):
     chunk = truncated(_h5(tmp_path / "0123456789abcdef.h5"))
     with pytest.raises(OSError, match=rf"{chunk}: not a valid or complete HDF5 file"):
-        merge_sweep([chunk], [], sweep="fig3", kind="single_pcoder", sigma=0.0, out_table=tmp_path / "scores.parquet")
+        merge_sweep([chunk], [], sweep="fig3", kind="single_pcoder", perturbation={"sigma": 0.0}, out_table=tmp_path / "scores.parquet")
     assert not (tmp_path / "scores.parquet").exists()

@@ -121,8 +121,8 @@ def test_a_subset_of_images_gives_their_rows_of_the_whole_run(files, extractions
             np.testing.assert_allclose(part[name][:], whole[name][:][rows], rtol=1e-5, atol=1e-6)
     # Scoring finds each image's mask by its id, in selection order.
     scores = configured_scores(SCORES)
-    score_extraction(path, files["selection"], scores, tmp_path / "part.parquet", hyperparameter_set="a", sigma=SIGMA)
-    score_extraction(extractions["trained"], files["selection"], scores, tmp_path / "whole.parquet", hyperparameter_set="a", sigma=SIGMA)
+    score_extraction(path, files["selection"], scores, tmp_path / "part.parquet", hyperparameter_set="a", perturbation={"sigma": SIGMA})
+    score_extraction(extractions["trained"], files["selection"], scores, tmp_path / "whole.parquet", hyperparameter_set="a", perturbation={"sigma": SIGMA})
     part, whole = pd.read_parquet(tmp_path / "part.parquet"), pd.read_parquet(tmp_path / "whole.parquet")
     ids = set(part["image_id"].dropna())
     assert len(ids) == 6
@@ -148,9 +148,9 @@ def test_the_statistics_and_figures(files, extractions, tmp_path):
     scores, summaries = {}, {}
     for condition, path in extractions.items():
         scores[condition] = tmp_path / f"scores_{condition}.parquet"
-        score_extraction(path, files["selection"], configured_scores(SCORES), scores[condition], hyperparameter_set=f"hps_0@{condition}", sigma=SIGMA)
+        score_extraction(path, files["selection"], configured_scores(SCORES), scores[condition], hyperparameter_set=f"hps_0@{condition}", perturbation={"sigma": SIGMA})
         summaries[condition] = tmp_path / f"bootstrap_{condition}.csv"
-        summarize(scores[condition], summaries[condition], resamples=50, seed=0, confidence=0.9, hyperparameter_set=f"hps_0@{condition}", sigma=SIGMA)
+        summarize(scores[condition], summaries[condition], resamples=50, seed=0, confidence=0.9, hyperparameter_set=f"hps_0@{condition}", perturbation={"sigma": SIGMA})
     stats = {name: tmp_path / f"{name}.csv" for name in ("recovery", "controls", "link", "per_image")}
     mechanism_statistics(extractions, scores, stats, metric="iou", parameter=0.5, resamples=50, seed=0, confidence=0.9, sigma=SIGMA)
     recovery = pd.read_csv(stats["recovery"])

@@ -79,7 +79,7 @@ def test_the_bootstrap_stage_summarises_every_score_of_the_long_table(tmp_path):
     table = pd.DataFrame(rows).assign(method="gradcam", layer="pcoder5", hyperparameter_set="hps_0", sigma=0.0)
     table["correct"] = table["correct"].astype("boolean")
     table.to_parquet(tmp_path / "scores.parquet")
-    summarize(tmp_path / "scores.parquet", tmp_path / "summary.csv", resamples=50, seed=0, confidence=0.95, hyperparameter_set="hps_0", sigma=0.0)
+    summarize(tmp_path / "scores.parquet", tmp_path / "summary.csv", resamples=50, seed=0, confidence=0.95, hyperparameter_set="hps_0", perturbation={"sigma": 0.0})
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert len(summary) == 3 * 4
     iou = summary[summary["metric"] == "iou"].reset_index(drop=True)
@@ -108,7 +108,7 @@ def test_figure2_marks_and_tabulates_the_significant_timesteps(tmp_path):
         ]
         pd.DataFrame(rows).assign(method="gradcam", layer="pcoder5").to_parquet(tmp_path / f"{name}.parquet")
         summaries[name] = tmp_path / f"{name}.csv"
-        summarize(tmp_path / f"{name}.parquet", summaries[name], resamples=50, seed=0, confidence=0.95, hyperparameter_set=name, sigma=0.0)
+        summarize(tmp_path / f"{name}.parquet", summaries[name], resamples=50, seed=0, confidence=0.95, hyperparameter_set=name, perturbation={"sigma": 0.0})
     out = [tmp_path / "fig2.png", tmp_path / "fig2.pdf"]
     figure2(summaries, out, tmp_path / "fig2.csv", method="gradcam", layer="pcoder5", metric="iou", parameter=0.5, alpha=0.05, sigma=0.0, error="boot_sd")
     assert all(path.stat().st_size > 1000 for path in out)

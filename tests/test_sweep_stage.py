@@ -64,7 +64,7 @@ def test_sweep_scores_equal_extract_and_score_for_each_configuration(files, tmp_
             hps=HyperParameters(configuration.beta, configuration.lam, configuration.alpha),
         )
         score_extraction(extraction, files["selection"], EVERY + configured_scores(
-            {"metrics": ["pxap"], "thresholds": [], "pointing_tolerances": []}), table, hyperparameter_set=f"c{k}", sigma=0.0)
+            {"metrics": ["pxap"], "thresholds": [], "pointing_tolerances": []}), table, hyperparameter_set=f"c{k}", perturbation={"sigma": 0.0})
         alone = pd.read_parquet(table)
         pooled = alone[alone["metric"] == "pxap"]
         assert list(pooled["image_index"]) == [-1] * 4 and pooled["correct"].isna().all() and pooled["value"].between(0, 1).all()
@@ -102,7 +102,7 @@ def test_merge_and_summary(files, tmp_path):
         chunk(files, tmp_path, "m2", configurations[9:], n_images=6, store_maps=["img_003"]),
     ]
     table_path, maps_path, summary_path = tmp_path / "scores.parquet", tmp_path / "maps.h5", tmp_path / "summary.csv"
-    merge_sweep(paths, SINGLE, sweep="grid", kind="single_pcoder", sigma=0.0, out_table=table_path)
+    merge_sweep(paths, SINGLE, sweep="grid", kind="single_pcoder", perturbation={"sigma": 0.0}, out_table=table_path)
     merge_maps(paths, SINGLE, maps_path)
     table = pd.read_parquet(table_path)
     assert len(table) == len(SINGLE) * 6 * 4 * 2
@@ -145,9 +145,9 @@ def test_merge_refuses_chunks_that_do_not_fit_together(files, tmp_path):
     six = chunk(files, tmp_path, "six", configurations[:2], n_images=6)
     eight = chunk(files, tmp_path, "eight", configurations[2:4])
     with pytest.raises(ValueError, match="eight.h5: its timesteps, scores or images differ from those of .*six.h5"):
-        merge_sweep([six, eight], SINGLE[:2], sweep="grid", kind="single_pcoder", sigma=0.0, out_table=tmp_path / "t.parquet")
+        merge_sweep([six, eight], SINGLE[:2], sweep="grid", kind="single_pcoder", perturbation={"sigma": 0.0}, out_table=tmp_path / "t.parquet")
     with pytest.raises(ValueError, match="no chunk holds configuration"):
-        merge_sweep([six], SINGLE[:4], sweep="grid", kind="single_pcoder", sigma=0.0, out_table=tmp_path / "t.parquet")
+        merge_sweep([six], SINGLE[:4], sweep="grid", kind="single_pcoder", perturbation={"sigma": 0.0}, out_table=tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
 
 

@@ -50,9 +50,11 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
         "fig4": dict(grid, kind="shared", beta=[0.5], **{"lambda": [0.0, 0.5]}, sigmas=[0.0, 0.3], n_images=6),
     }
     config["figures"]["fig1"].update(sigma=0.3, images=2)
-    # The mechanism's branch is tested on its own (with_mechanism): off here, so that the other
-    # tests' job counts are those of the analysis they test.
+    # The mechanism's and the corruptions' branches are tested on their own (with_mechanism,
+    # with_corruptions): off here, so that the other tests' job counts are those of the analysis
+    # they test. Corruptions off is `families: null`: merged over config.yaml, {} would keep its.
     config["mechanism"] = None
+    config["corruptions"]["families"] = None
     for key, value in overrides.items():
         section, _, name = key.partition(".")
         config[section][name] = value
@@ -70,6 +72,15 @@ def with_mechanism(config: dict[str, Any]) -> dict[str, Any]:
     config["mechanism"] = dict(
         demo_mechanism(), sigmas=[0.3], n_images=6, shuffle_group=3, scatter_timestep=config["dynamics"]["timesteps"]
     )
+    return config
+
+
+def with_corruptions(config: dict[str, Any]) -> dict[str, Any]:
+    """The demo's corruption section (config.yaml's families, severities and analysis) sized for
+    a tiny configuration: 6 of its 8 images, the heatmap at t = 1 and 2."""
+    demo = default_config()
+    config["corruptions"] = dict(demo["corruptions"], analysis=dict(demo["corruptions"]["analysis"], images=6))
+    config["figures"]["corruptions"] = dict(demo["figures"]["corruptions"], timesteps=[1, 2])
     return config
 
 

@@ -21,6 +21,7 @@ from pcgc.spec.hyperparameters import memory_weight_ok
 from pcgc.spec.layers import layer_index, layer_name
 from pcgc.spec.metrics import METRIC_KINDS, PARAMETER_KEYS
 from pcgc.spec.networks import NETWORKS, WEIGHT_ROLES, fetched_network
+from pcgc.spec.perturbations import sigma_label
 from pcgc.spec.sweeps import grid_values, sweep_cells
 
 
@@ -169,7 +170,7 @@ def _semantic_errors(config: Mapping) -> list[str]:
     messages += _cam_errors(config, count)
     messages += _figure_errors(config)
     messages += _sigma_label_errors(config)
-    messages += corruption_errors(config["corruptions"])
+    messages += corruption_errors(config)
     if config["world"] == "demo" and config["selection"]["n_images"] > (
         config["demo"]["num_classes"] * config["demo"]["val_per_class"]
     ):
@@ -181,25 +182,86 @@ def _semantic_errors(config: Mapping) -> list[str]:
     return messages
 
 
-def corruption_errors(corruptions: Mapping) -> list[str]:
-    """Unknown families by name (the schema has checked the severities), and frost refused with the
-    reason where its textures cannot be had: before any job, never skipped later."""
+def corruption_errors(config: Mapping) -> list[str]:
+    """Unknown families by name (the schema has checked the severities), frost refused with the
+    reason where its textures cannot be had, in `corruptions` and in the sweeps alike; and the
+    analysis and its figure naming sets, layers and families that exist. Before any job, never
+    skipped later."""
+    corruptions = config["corruptions"]
+    requested = {"corruptions.families": corruptions["families"] or {}}
+    requested |= {f"sweeps.{name}.corruptions": sweep.get("corruptions", {}) for name, sweep in config["sweeps"].items()}
     messages = []
-    for name in corruptions["families"]:
-        if name not in FAMILIES:
-            messages += family_errors(name, 1, f"corruptions.families.{name}")
-    if "frost" in corruptions["families"]:
-        try:
-            frost_texture_dir(corruptions["frost_textures"])
-        except CorruptionUnavailable as error:
-            messages.append(f"corruptions.families.frost: {error} (corruptions.frost_textures: {corruptions['frost_textures']!r})")
+    for key, families in requested.items():
+        for name in families:
+            if name not in FAMILIES:
+                messages += family_errors(name, 1, f"{key}.{name}")
+        if "frost" in families:
+            try:
+                frost_texture_dir(corruptions["frost_textures"])
+            except CorruptionUnavailable as error:
+                messages.append(f"{key}.frost: {error} (corruptions.frost_textures: {corruptions['frost_textures']!r})")
+    messages += _corruption_analysis_errors(config)
+    messages += _corruption_figure_errors(config)
+    return messages
+
+
+def _corruption_analysis_errors(config: Mapping) -> list[str]:
+    analysis = config["corruptions"]["analysis"]
+    if analysis is None:
+        return []
+    key = "corruptions.analysis"
+    messages = [
+        f"{key}.hyperparameter_sets[{n}]: {name!r} is not a set in `hyperparameters` (has: {sorted(config['hyperparameters'])})"
+        for n, name in enumerate(analysis["hyperparameter_sets"])
+        if name not in config["hyperparameters"]
+    ]
+    count = NETWORKS[config["model"]["spec"]].num_pcoders
+    messages += _layer_errors(config, analysis["cam"]["layers"], f"{key}.cam.layers", count)[0]
+    images = analysis["images"]
+    if images != "all" and images > config["selection"]["n_images"]:
+        messages.append(f"{key}.images: {images} images asked for, but selection.n_images is {config['selection']['n_images']}")
+    return messages
+
+
+def _corruption_figure_errors(config: Mapping) -> list[str]:
+    figure, key = config["figures"]["corruptions"], "figures.corruptions"
+    if figure is None:
+        return []
+    families = config["corruptions"]["families"] or {}
+    messages = []
+    if figure["families"] != "all":
+        messages += [
+            f"{key}.families[{n}]: {name!r} is not a family of corruptions.families (has: {sorted(families)})"
+            for n, name in enumerate(figure["families"])
+            if name not in families
+        ]
+    analysis = config["corruptions"]["analysis"]
+    if analysis is not None:
+        count = NETWORKS[config["model"]["spec"]].num_pcoders
+        if figure["method"] not in analysis["cam"]["methods"]:
+            messages.append(
+                f"{key}.method: {figure['method']!r} is not one of corruptions.analysis.cam.methods {analysis['cam']['methods']}"
+            )
+        stored = _layer_errors(config, analysis["cam"]["layers"], "corruptions.analysis.cam.layers", count)[1]
+        if figure["layer"] not in stored:
+            messages.append(
+                f"{key}.layer: {figure['layer']!r} is not one of the layers corruptions.analysis.cam.layers stores {stored} (top is pcoder{count})"
+            )
+    messages += _fig2_score_errors(config["scores"], figure, key=key)
+    messages += _timesteps_errors(f"{key}.timesteps", figure["timesteps"], config["dynamics"]["timesteps"])
     return messages
 
 
 def corruption_branches(config: Mapping) -> list[tuple[str, int]]:
     """Every (family, severity) the configuration corrupts its inputs with, in the catalogue's order."""
-    families = config["corruptions"]["families"]
+    families = config["corruptions"]["families"] or {}
     return [(name, severity) for name in FAMILIES if name in families for severity in sorted(families[name])]
+
+
+def analysed_branches(config: Mapping) -> list[tuple[str, int]]:
+    """The corruption branches that run through extract, score and bootstrap: every one of
+    `corruption_branches` where `corruptions.analysis` is given, none otherwise."""
+    return [] if config["corruptions"]["analysis"] is None else corruption_branches(config)
 
 
 def _mechanism_errors(config: Mapping) -> list[str]:
@@ -271,6 +333,8 @@ def _sweep_errors(config: Mapping) -> list[str]:
                 axes_ok = False
         if axes_ok and not sweep_cells(sweep, [p.has_feedback for p in pcoders]):
             messages.append(f"{key}: no cell of the grid has beta + lambda <= 1; nothing would run")
+        if not sweep["sigmas"] and not sweep.get("corruptions"):
+            messages.append(f"{key}.sigmas: [] and no corruptions: the grid would run at nothing")
         n_images = sweep["n_images"]
         if n_images != "all" and n_images > config["selection"]["n_images"]:
             messages.append(
@@ -279,25 +343,32 @@ def _sweep_errors(config: Mapping) -> list[str]:
     return messages
 
 
-def _cam_errors(config: Mapping, count: int) -> list[str]:
-    """Layers that exist and are named once; what the diagnostics figure needs is computed."""
+def _layer_errors(config: Mapping, names: list[str], key: str, count: int) -> tuple[list[str], list[str]]:
+    """Layers that exist and are named once: the messages, and the stored layers' names (pcoder<n>
+    or head) in the network's order."""
     messages = []
     layers: dict[int, str] = {}
     has_head_layer = NETWORKS[config["model"]["spec"]].head_layer is not None
-    for n, name in enumerate(config["cam"]["layers"]):
+    for n, name in enumerate(names):
         try:
             index = layer_index(name, count, has_head_layer=has_head_layer) + 1
         except ValueError as error:
-            messages.append(f"cam.layers[{n}]: {error} (model {config['model']['spec']})")
+            messages.append(f"{key}[{n}]: {error} (model {config['model']['spec']})")
             continue
         if index in layers:
-            messages.append(f"cam.layers[{n}]: {name!r} is the layer {layers[index]!r} names already (top is pcoder{count})")
+            messages.append(f"{key}[{n}]: {name!r} is the layer {layers[index]!r} names already (top is pcoder{count})")
         else:
             layers[index] = name
+    return messages, [layer_name(index - 1, count) for index in sorted(layers)]
+
+
+def _cam_errors(config: Mapping, count: int) -> list[str]:
+    """Layers that exist and are named once; what the diagnostics figure needs is computed."""
+    messages, stored = _layer_errors(config, config["cam"]["layers"], "cam.layers", count)
+    layers = {index + 1 for index in (layer_index(name, count, has_head_layer=True) for name in stored)}
     fig2 = config["figures"]["fig2"]
     if fig2["method"] not in config["cam"]["methods"]:
         messages.append(f"figures.fig2.method: {fig2['method']!r} is not one of cam.methods {config['cam']['methods']}")
-    stored = [layer_name(index - 1, count) for index in sorted(layers)]
     if fig2["layer"] not in stored:
         messages.append(f"figures.fig2.layer: {fig2['layer']!r} is not one of the layers cam.layers stores {stored} (top is pcoder{count})")
     diagnostics = config["figures"]["diagnostics"]
@@ -338,6 +409,22 @@ def _figure_errors(config: Mapping) -> list[str]:
             messages.append(f"{key}.sweep: {entry['sweep']!r} is a {sweep['kind']} sweep; {figure} draws a {kind} one")
         elif "sigma" in entry and entry["sigma"] not in sweep["sigmas"]:
             messages.append(f"{key}.sigma: {entry['sigma']} is not one of sweeps.{entry['sweep']}.sigmas {sweep['sigmas']}")
+        elif not sweep["sigmas"]:
+            messages.append(f"{key}.sweep: sweep {entry['sweep']!r} runs at no noise level (sigmas: []); {figure} draws noise levels")
+        if entry["threshold"] not in thresholds:
+            messages.append(f"{key}.threshold: {entry['threshold']} is not one of scores.thresholds {thresholds}")
+        if "iou" not in config["scores"]["sweep_metrics"]:
+            messages.append(f"{key}: draws the sweeps' IoU, but scores.sweep_metrics {config['scores']['sweep_metrics']} lacks iou")
+        messages += _timesteps_errors(f"{key}.timesteps", entry["timesteps"], timesteps)
+    entry, key = figures["fig4_corruptions"], "figures.fig4_corruptions"
+    if entry is not None:
+        sweep = sweeps.get(entry["sweep"])
+        if sweep is None:
+            messages.append(f"{key}.sweep: {entry['sweep']!r} is not a sweep in `sweeps` (has: {sorted(sweeps)})")
+        elif sweep["kind"] != "shared":
+            messages.append(f"{key}.sweep: {entry['sweep']!r} is a {sweep['kind']} sweep; fig4_corruptions draws a shared one")
+        elif not sweep.get("corruptions"):
+            messages.append(f"{key}.sweep: sweep {entry['sweep']!r} runs at no corruption (it has no `corruptions`)")
         if entry["threshold"] not in thresholds:
             messages.append(f"{key}.threshold: {entry['threshold']} is not one of scores.thresholds {thresholds}")
         if "iou" not in config["scores"]["sweep_metrics"]:
@@ -409,6 +496,8 @@ def validate_config(config: Mapping) -> dict:
     if messages:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
     config["weights"] = {**config["weights"], **weight_sources(config)}
+    # `families: null` is no corruption, as {} is (null survives a merge over another file's families).
+    config["corruptions"] = {**config["corruptions"], "families": config["corruptions"]["families"] or {}}
     return config
 
 
@@ -547,9 +636,4 @@ def normalize_paths(config: Mapping, workdir: str | os.PathLike) -> dict:
     return config
 
 
-def sigma_label(sigma: float) -> str:
-    """The wildcard text of a noise level in file names: 0.0 -> '0', 0.25 -> '0.25'."""
-    return f"{float(sigma):g}"
-
-
-__all__ = ["ConfigError", "all_sigmas", "corruption_branches", "apply_command_line", "normalize_paths", "sigma_label", "validate_config", "weight_sources"]
+__all__ = ["ConfigError", "all_sigmas", "analysed_branches", "corruption_branches", "apply_command_line", "normalize_paths", "sigma_label", "validate_config", "weight_sources"]

@@ -34,7 +34,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from pcgc.spec.corruptions import FAMILIES
 from pcgc.spec.hyperparameters import HyperParameters, memory_weight_ok
+from pcgc.spec.perturbations import Perturbation
 
 KINDS = ("single_pcoder", "shared")
 
@@ -113,6 +115,18 @@ def sweep_cells(sweep: Mapping[str, Any], has_feedback: Sequence[bool]) -> list[
                 # The top PCoder ignores lambda: one configuration for all its lambdas.
                 cells.append(Cell(pcoder, beta, lam, alpha, setting.without_top_feedback(has_feedback)))
     return cells
+
+
+def sweep_perturbations(sweep: Mapping[str, Any]) -> list[Perturbation]:
+    """What a sweep's grid runs at: its noise levels, then its corruptions (`{family: [severities]}`,
+    in the catalogue's order of families), each a branch of its own."""
+    corruptions = sweep.get("corruptions") or {}
+    return [Perturbation.noise(sigma) for sigma in sweep["sigmas"]] + [
+        Perturbation.corruption(family, severity)
+        for family in FAMILIES
+        if family in corruptions
+        for severity in sorted(corruptions[family])
+    ]
 
 
 def unique_configurations(cells: Sequence[Cell]) -> list[HyperParameters]:

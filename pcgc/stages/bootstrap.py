@@ -1,8 +1,8 @@
 """Stage: per timestep, the bootstrap statistics of every score and its paired change from t = 0.
 
 Input: a long score table (`pcgc.stages.score`). Output table (CSV), one row per CAM method x
-layer x metric x parameter x timestep: hyperparameter_set, sigma, method, layer, metric,
-parameter, the columns of `pcgc.analysis.bootstrap.bootstrap_timesteps`, `n_excluded` (images left out
+layer x metric x parameter x timestep: hyperparameter_set, the perturbation's columns (`sigma` for
+a noise level, `family` and `severity` for a corruption), method, layer, metric, parameter, the columns of `pcgc.analysis.bootstrap.bootstrap_timesteps`, `n_excluded` (images left out
 because the score is undefined, NaN, for them at some timestep), the columns of
 `pcgc.analysis.paired.paired_against_first` and `accuracy` (top-1 over all images).
 
@@ -14,7 +14,9 @@ test columns are empty (NaN).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,8 +79,17 @@ def _dataset_statistics(rows: pd.DataFrame, resamples: int, seed: int, confidenc
 
 
 def summarize(
-    score_table: Path, out_table: Path, *, resamples: int, seed: int, confidence: float, hyperparameter_set: str, sigma: float
+    score_table: Path,
+    out_table: Path,
+    *,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    hyperparameter_set: str,
+    perturbation: Mapping[str, Any],
 ) -> None:
+    """`perturbation`: the branch's columns (pcgc.spec.perturbations), `{"sigma": s}` or
+    `{"family": f, "severity": n}`."""
     scores = pd.read_parquet(score_table)
     parts = []
     for key, rows in scores.groupby(KEYS, sort=True, dropna=False):
@@ -90,7 +101,8 @@ def summarize(
             summary.insert(0, name, value)
         parts.append(summary)
     table = pd.concat(parts, ignore_index=True)
-    table.insert(0, "sigma", sigma)
+    for name, value in reversed(list(perturbation.items())):
+        table.insert(0, name, value)
     table.insert(0, "hyperparameter_set", hyperparameter_set)
     with atomic_path(out_table) as tmp:
         table.to_csv(tmp, index=False)

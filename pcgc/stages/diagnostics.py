@@ -1,30 +1,37 @@
 """Stage: the convergence diagnostics figure of one extraction (one hyperparameter set, one noise
-level), with the mean IoU of Grad-CAM on the top layer beside them."""
+level or corruption), with the mean IoU of Grad-CAM on the top layer beside them."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from pcgc.analysis.convergence import convergence_table
 from pcgc.figures.diagnostics import plot_convergence
+from pcgc.spec.perturbations import Perturbation
 
 log = logging.getLogger(__name__)
 
 
 def diagnostics_figure(
-    extraction: Path, iou_table: Path, out_paths: Sequence[Path], *, threshold: float, hyperparameter_set: str, sigma: float
+    extraction: Path, iou_table: Path, out_paths: Sequence[Path], *, threshold: float, hyperparameter_set: str,
+    perturbation: Mapping[str, Any],
 ) -> None:
+    """`perturbation`: the branch's columns, `{"sigma": s}` or `{"family": f, "severity": n}`."""
     table = convergence_table(extraction, iou_table, threshold=threshold)
     last = table.iloc[-1]
+    inputs = Perturbation(**perturbation)
     log.info(
-        "%s, sigma %g: top-1 %.3f -> %.3f, relative change of the top representation at t = %d: %.2e, mean IoU %.3f -> %.3f",
-        hyperparameter_set, sigma, table["top1_accuracy"].iloc[0], last["top1_accuracy"], int(last["timestep"]),
+        "%s, %s: top-1 %.3f -> %.3f, relative change of the top representation at t = %d: %.2e, mean IoU %.3f -> %.3f",
+        hyperparameter_set, inputs.label, table["top1_accuracy"].iloc[0], last["top1_accuracy"], int(last["timestep"]),
         last["representation_change"], table["iou"].iloc[0], last["iou"],
     )
-    noise = "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
+    if inputs.is_noise:
+        shown = "clean images" if inputs.sigma == 0 else f"Gaussian noise $\\sigma$ = {inputs.sigma:g}"
+    else:
+        shown = inputs.describe()
     plot_convergence(
-        table, out_paths, title=f"Convergence of the dynamics: {hyperparameter_set}, {noise}",
+        table, out_paths, title=f"Convergence of the dynamics: {hyperparameter_set}, {shown}",
         iou_label=f"mean IoU\n(Grad-CAM, top layer, threshold {threshold:g})",
     )

@@ -1,4 +1,5 @@
-"""Stage: run the dynamics on one input set with one hyperparameter set; CAMs at every timestep.
+"""Stage: run the dynamics on one input set (a noise level's or a corruption's) with one
+hyperparameter set; CAMs at every timestep.
 
 Output HDF5 (docs/outputs.md, "Extraction files"): per image and timestep the raw map of every requested
 CAM method and layer (`cams/{method}/{layer}`), the target logit, the top-1 class, each PCoder's
@@ -36,7 +37,7 @@ from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.provenance import sha256_file
 from pcgc.spec.sweeps import image_subset
 from pcgc.storage.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
-from pcgc.storage.network_inputs import NetworkInputs
+from pcgc.storage.network_inputs import NetworkInputs, perturbation_attrs
 from pcgc.storage.overlap import BackgroundWriter, HostCopy
 from pcgc.storage.resume import BatchStore, batch_name
 
@@ -217,7 +218,7 @@ def extract(
                 "cams": request.as_dict(),
                 **rows.attrs(),
                 "cam_target": targets.selection["cam_target"],
-                "noise": read_json_attr(source, "noise", inputs_h5),
+                **perturbation_attrs(source, inputs_h5),
                 "geometry": read_json_attr(source, "geometry", inputs_h5),
                 **provenance,
                 "config": dict(config or {}),

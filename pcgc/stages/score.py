@@ -1,16 +1,18 @@
 """Stage: every score of every image's CAMs against its object mask, as one long table.
 
 Output table (Parquet), one row per CAM method x layer x score x image x timestep
-(docs/outputs.md, "Per-image scores"): hyperparameter_set, sigma, image_index, image_id, timestep, method, layer, metric,
-parameter, value, correct (top-1 == CAM target), target_logit. A dataset-level score (PxAP) has one
-row per method x layer x timestep with image_index -1 and no image_id, correct or target_logit.
+(docs/outputs.md, "Per-image scores"): hyperparameter_set, the perturbation's columns (`sigma` for a
+noise level; `family`, `severity` for a corruption), image_index, image_id, timestep, method, layer,
+metric, parameter, value, correct (top-1 == CAM target), target_logit. A dataset-level score (PxAP)
+has one row per method x layer x timestep with image_index -1 and no image_id, correct or
+target_logit.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,9 +25,9 @@ from pcgc.storage.h5io import cam_datasets, open_h5, require_datasets
 
 log = logging.getLogger(__name__)
 
+# The columns after the perturbation's (pcgc.spec.perturbations: `sigma`, or `family` and `severity`).
 COLUMNS = [
-    "hyperparameter_set", "sigma", "image_index", "image_id", "timestep", "method", "layer",
-    "metric", "parameter", "value", "correct", "target_logit",
+    "image_index", "image_id", "timestep", "method", "layer", "metric", "parameter", "value", "correct", "target_logit",
 ]
 DATASET_ROW = -1
 """image_index of the rows of a dataset-level score."""
@@ -38,10 +40,11 @@ def score_extraction(
     out_table: Path,
     *,
     hyperparameter_set: str,
-    sigma: float,
+    perturbation: Mapping[str, Any],
     chunk: int = 32,
 ) -> None:
-    """Score every (method, layer) map dataset of `extract_h5` against the masks of `selection_h5`."""
+    """Score every (method, layer) map dataset of `extract_h5` against the masks of `selection_h5`.
+    `perturbation` is the branch's columns: `{"sigma": s}` or `{"family": f, "severity": n}`."""
     if not scores:
         raise ValueError("no scores to compute")
     per_image = [s for s in scores if s.per_image]
@@ -68,10 +71,11 @@ def score_extraction(
             _log_scores(extract_h5, method, layer, frame)
     table = pd.concat(parts, ignore_index=True)
     table["hyperparameter_set"] = hyperparameter_set
-    table["sigma"] = float(sigma)
+    for name, value in perturbation.items():
+        table[name] = float(value) if name == "sigma" else value
     table["correct"] = table["correct"].astype("boolean")
     with atomic_path(out_table) as tmp:
-        table[COLUMNS].to_parquet(tmp, index=False)
+        table[["hyperparameter_set", *perturbation, *COLUMNS]].to_parquet(tmp, index=False)
 
 
 def selection_rows(image_ids: np.ndarray, selected: np.ndarray, extract_h5: Path, selection_h5: Path) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""Stage: one chunk of a sweep, a list of configurations at one noise level, scored on the device.
+"""Stage: one chunk of a sweep, a list of configurations at one perturbation (a noise level, or a
+corruption in its place), scored on the device.
 
-A chunk's HDF5 (`sweeps/<sweep>/sigma<s>/chunks/<chunk>.h5`, C configurations, N images, T + 1
-states, K scores):
+A chunk's HDF5 (`sweeps/<sweep>/<perturbation>/chunks/<chunk>.h5`, the perturbation `sigma<s>` or
+`corruptions/<family>/severity<n>`; C configurations, N images, T + 1 states, K scores):
 
 | dataset | shape, dtype | meaning |
 |---|---|---|
@@ -45,7 +46,7 @@ from pcgc.storage.h5io import (
     string_array,
     write_json_attrs,
 )
-from pcgc.storage.network_inputs import NetworkInputs, Targets
+from pcgc.storage.network_inputs import NetworkInputs, Targets, perturbation_attrs
 from pcgc.storage.resume import BatchStore, batch_name
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def run_chunk(
     started = time.perf_counter()
     with open_h5(inputs_h5) as source:
         targets.check_inputs(source, inputs_h5, selection_h5)
-        noise = read_json_attr(source, "noise", inputs_h5)
+        perturbation = perturbation_attrs(source, inputs_h5)
         geometry = read_json_attr(source, "geometry", inputs_h5)
         batch_size = resolve_batch_size(
             batch_size, torch_device, engine_probe(
@@ -209,7 +210,7 @@ def run_chunk(
                 "scores": [s.as_dict() for s in scores],
                 "timesteps": timesteps,
                 "cam_target": targets.selection["cam_target"],
-                "noise": noise,
+                **perturbation,
                 "geometry": geometry,
                 **provenance,
                 "config": dict(config or {}),

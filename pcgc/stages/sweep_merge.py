@@ -1,15 +1,16 @@
-"""Stage `sweep_merge`: a sweep's chunks merged into one long table per noise level.
+"""Stage `sweep_merge`: a sweep's chunks merged into one long table per perturbation.
 
-The table (`sweeps/<sweep>/sigma<s>/scores.parquet`) has one row per grid cell x image x timestep x
-score; cells that share a configuration (the top PCoder ignores lambda) share their numbers. The
-columns are those of docs/outputs.md, "Sweep tables".
+The table (`sweeps/<sweep>/<perturbation>/scores.parquet`) has one row per grid cell x image x
+timestep x score; cells that share a configuration (the top PCoder ignores lambda) share their
+numbers. The columns are those of docs/outputs.md, "Sweep tables": the perturbation is named by
+`sigma` for a noise level, by `family` and `severity` for a corruption.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -71,10 +72,11 @@ class SweepChunks:
 
 
 def merge_sweep(
-    chunk_paths: Sequence[Path], cells: Sequence[Cell], *, sweep: str, kind: str, sigma: float, out_table: Path
+    chunk_paths: Sequence[Path], cells: Sequence[Cell], *, sweep: str, kind: str, perturbation: Mapping[str, Any], out_table: Path
 ) -> None:
-    """One long table (Parquet) for the sweep's grid at one noise level: one row per cell x image x
-    timestep x score."""
+    """One long table (Parquet) for the sweep's grid at one perturbation (its columns, e.g.
+    `{"sigma": 0.2}` or `{"family": "fog", "severity": 3}`): one row per cell x image x timestep x
+    score."""
     with SweepChunks(chunk_paths) as chunks:
         scores = chunks.scores  # [{"metric": ..., "parameter": ...}], see pcgc.analysis.metrics.Score
         count, states, width = len(chunks.image_index), chunks.timesteps + 1, len(scores)
@@ -90,7 +92,7 @@ def merge_sweep(
         {
             "sweep": _categorical([sweep], np.zeros_like(cell_of)),
             "kind": _categorical([kind], np.zeros_like(cell_of)),
-            "sigma": np.full(len(cell_of), float(sigma)),
+            **_perturbation_columns(perturbation, len(cell_of)),
             "pcoder": pd.array(per_cell["pcoder"].to_numpy()[cell_of], dtype="Int64"),
             "beta": per_cell["beta"].to_numpy()[cell_of],
             "lambda": per_cell["lambda"].to_numpy()[cell_of],
@@ -107,7 +109,20 @@ def merge_sweep(
     )
     with atomic_path(out_table) as tmp:
         table.to_parquet(tmp, index=False)
-    log.info("sweep %s, sigma %g: %d cells x %d images x %d states x %d scores -> %s", sweep, sigma, len(cells), count, states, width, out_table)
+    where = ", ".join(f"{key} {value}" for key, value in perturbation.items())
+    log.info("sweep %s, %s: %d cells x %d images x %d states x %d scores -> %s", sweep, where, len(cells), count, states, width, out_table)
+
+
+def _perturbation_columns(perturbation: Mapping[str, Any], rows: int) -> dict[str, Any]:
+    """The columns that name the perturbation: `sigma` (float) or `family` (categorical) and `severity`."""
+    if set(perturbation) == {"sigma"}:
+        return {"sigma": np.full(rows, float(perturbation["sigma"]))}
+    if set(perturbation) == {"family", "severity"}:
+        return {
+            "family": _categorical([perturbation["family"]], np.zeros(rows, dtype=np.int64)),
+            "severity": np.full(rows, int(perturbation["severity"]), dtype=np.int64),
+        }
+    raise ValueError(f"a perturbation is {{sigma}} or {{family, severity}}, got {dict(perturbation)}")
 
 
 def _categorical(labels: Sequence[str], index: np.ndarray) -> pd.Categorical:

@@ -15,7 +15,9 @@ from pcgc.storage.atomic import atomic_path
 log = logging.getLogger(__name__)
 
 
-CELL_COLUMNS = ["sweep", "kind", "sigma", "pcoder", "beta", "lambda", "alpha"]
+# A cell's columns; the perturbation's (`sigma`, or `family` and `severity`) come after `kind`.
+CELL_COLUMNS = ["sweep", "kind", "pcoder", "beta", "lambda", "alpha"]
+PERTURBATION_COLUMNS = ["sigma", "family", "severity"]
 
 
 def summarize_sweep(table_path: Path, out_table: Path, *, resamples: int, seed: int, confidence: float) -> None:
@@ -23,7 +25,8 @@ def summarize_sweep(table_path: Path, out_table: Path, *, resamples: int, seed: 
     and their bootstrap SD and percentile intervals (`pcgc.analysis.bootstrap.bootstrap_timesteps`)."""
     table = pd.read_parquet(table_path)
     parts = []
-    keys = CELL_COLUMNS + ["metric", "parameter"]
+    perturbation = [column for column in PERTURBATION_COLUMNS if column in table.columns]
+    keys = CELL_COLUMNS[:2] + perturbation + CELL_COLUMNS[2:] + ["metric", "parameter"]
     for key, rows in table.groupby(keys, sort=False, dropna=False, observed=True):
         kept, excluded = defined_images(rows)
         if len(kept) == 0:

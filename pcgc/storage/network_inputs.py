@@ -63,6 +63,16 @@ def weight_hashes(backbone_path: Path, pmodule_paths: Sequence[Path]) -> dict[st
     return {str(p): sha256_file(p) for p in [backbone_path, *pmodule_paths]}
 
 
+def perturbation_attrs(source: h5py.File, path: Path) -> dict[str, Any]:
+    """What degraded an inputs file, as the outputs computed from it record it: `{"noise": ...}`
+    for a noise level (pcgc.stages.noisy_inputs), `{"corruption": ...}` for an ImageNet-C
+    corruption (pcgc.stages.corrupted_inputs)."""
+    for key in ("noise", "corruption"):
+        if key in source.attrs:
+            return {key: read_json_attr(source, key, path)}
+    raise ValueError(f"{path}: records neither noise nor a corruption (attributes {sorted(source.attrs)}); rebuild the inputs")
+
+
 @dataclass(frozen=True)
 class Targets:
     """The selected images, their Grad-CAM classes and the classifier's size (from selection.h5)."""
