@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
-from pcgc.spec.config import validate_config
+from pcgc.spec.config import corruption_branches, merge_config, validate_config
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.networks import NETWORKS
 from tests.workflow_helpers import REPO, copy_workflow, planned_jobs, write_config
@@ -55,6 +56,27 @@ def test_paper_dag_is_planned_in_full(tmp_path):
     # Figure 3: 5 x 66 cells, 275 configurations (the top PCoder's 66 cells are 11: it ignores
     # lambda), in chunks of 11: 25. Figure 4: 66 configurations, 6 chunks at each of 6 noise levels.
     assert jobs == paper_dag(fig3_chunks=25)
+
+
+@pytest.mark.slow
+def test_the_imagenet_c_overlay_runs_every_family_for_both_sets(tmp_path):
+    """`--configfile config/paper.yaml config/imagenet_c.yaml`: the paper's analysis of every
+    family and severity; without the overlay, no corruption (`families: null`)."""
+    paper = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    assert corruption_branches(validate_config(paper)) == []
+    config = imagenet_s_paths(paper, tmp_path)
+    merge_config(config, yaml.safe_load((REPO / "config/imagenet_c.yaml").read_text()))
+    assert len(corruption_branches(validate_config(config))) == 95
+    analysis = config["corruptions"]["analysis"]
+    assert analysis["hyperparameter_sets"] == ["hps_0", "hps_1"] and len(analysis["cam"]["methods"]) == 6
+    assert analysis["images"] == "all" and analysis["alexnet_normalization"] is True
+    workdir = copy_workflow(tmp_path / "workflow")
+    jobs = planned_jobs(workdir, write_config(workdir, config, "imagenet_c.yaml"))
+    branches = 2 * 95
+    assert jobs == {
+        **paper_dag(fig3_chunks=25), "corrupted_inputs": 95, "extract": 14 + branches, "score": 14 + branches,
+        "bootstrap": 14 + branches, "robustness": 2, "fig_corruptions": 2,
+    }
 
 
 def paper_dag(fig3_chunks: int) -> dict[str, int]:

@@ -192,7 +192,7 @@ with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
                     "pattern": str(output),
                     "caption": None if item.caption is None else item.caption.get_path_or_uri(secret_free=True),
                     "category": item.category,
-                    "subcategory": item.subcategory,
+                    "subcategory": "function" if callable(item.subcategory) else item.subcategory,
                     "labels": "function" if callable(labels) else labels,
                 })
     print(json.dumps(declared))
@@ -202,7 +202,7 @@ with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
 def report_declarations(workdir: Path, configfile: Path) -> list[dict[str, Any]]:
     """Every output the workflow's rules wrap in report(), read from the parsed rules: rule, file
     pattern (with wildcards), caption path, category, subcategory and labels ("function" where the
-    labels are computed from the wildcards)."""
+    subcategory or the labels are computed from the wildcards)."""
     result = subprocess.run(
         [sys.executable, "-c", _REPORT_DECLARATIONS, str(configfile)], cwd=workdir, capture_output=True, text=True, timeout=300
     )

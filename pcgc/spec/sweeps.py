@@ -11,8 +11,9 @@ draw them dark). A cell's configuration is its per-PCoder `HyperParameters`; the
 feedback, so its lambda is ignored and cells that differ only there are one configuration,
 computed once.
 
-**Chunks.** A sweep job (a chunk) computes a list of configurations at one noise level. Its file
-name is a hash of that list and a manifest beside it (`<chunk>.json`) lists them, so the plan of a
+**Chunks.** A sweep job (a chunk) computes a list of configurations at one perturbation (a noise
+level of `sigmas`, or a corruption of `corruptions` in its place: `sweep_perturbations`). Its file
+name is a hash of that list alone and a manifest beside it (`<chunk>.json`) lists them, so the plan of a
 run (`plan_chunks`) first keeps the chunks already on disk that cover wanted configurations, then
 splits only the configurations not yet covered into new chunks of `chunk_size`. Hence changing the
 chunk size reruns nothing, and adding a noise level or a row to a grid adds only the new chunks.
