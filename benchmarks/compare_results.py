@@ -1,17 +1,22 @@
 """Compare two results folders of the same configuration: every table and every HDF5 dataset.
 
     python benchmarks/compare_results.py results/demo /elsewhere/results/demo
+    python benchmarks/compare_results.py before/results/demo results/demo --ignore '*corruptions/*' --ignore 'robustness/*'
 
 Tables (CSV, Parquet) are compared column by column, HDF5 files dataset by dataset (attributes
 are listed when they differ: they hold versions, code fingerprints and timings, which may
 legitimately differ), JSON files as values, checkpoints tensor by tensor. It prints each file whose
 content differs with its largest absolute difference, and the largest difference overall; it exits
-1 if a file is missing on one side or differs in shape, names or non-numeric values.
+1 if a file is missing on one side or differs in shape, names or non-numeric values. `--ignore
+PATTERN` (repeatable; shell-style, matched against the path under each folder, `*` crossing `/`)
+leaves out the files of an analysis one run has and the other has not, e.g. the corruption
+branches of a run compared with one from before them.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 from pathlib import Path
@@ -104,8 +109,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("first", type=Path)
     parser.add_argument("second", type=Path)
+    parser.add_argument("--ignore", action="append", default=[], metavar="PATTERN", help="leave out the files whose path matches")
     args = parser.parse_args()
-    files = lambda root: {p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.suffix not in SKIPPED_SUFFIXES}
+
+    def files(root: Path) -> set[Path]:
+        found = {p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.suffix not in SKIPPED_SUFFIXES}
+        return {p for p in found if not any(fnmatch.fnmatch(p.as_posix(), pattern) for pattern in args.ignore)}
+
     first, second = files(args.first), files(args.second)
     problems = [f"{p}: only in {args.first}" for p in sorted(first - second)]
     problems += [f"{p}: only in {args.second}" for p in sorted(second - first)]

@@ -26,8 +26,8 @@ def write_run(root: Path, value: float, *, label: str = "a", extra: bool = False
     return root
 
 
-def compare(first: Path, second: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), str(first), str(second)], capture_output=True, text=True, timeout=120)
+def compare(first: Path, second: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), str(first), str(second), *options], capture_output=True, text=True, timeout=120)
 
 
 def test_identical_runs_have_no_difference(tmp_path):
@@ -50,3 +50,12 @@ def test_other_labels_and_missing_files_are_problems(tmp_path):
     assert result.returncode == 1
     assert "DIFFERS: tables/more.csv: only in" in result.stdout
     assert "DIFFERS: tables/t.csv: column name differs" in result.stdout
+
+
+def test_ignored_files_are_left_out_on_both_sides(tmp_path):
+    first, second = write_run(tmp_path / "a", 0.5, extra=True), write_run(tmp_path / "b", 0.5)
+    (second / "tables/corruptions").mkdir()
+    (second / "tables/corruptions/c.csv").write_text("z\n2\n")
+    result = compare(first, second, "--ignore", "*/more.csv", "--ignore", "*corruptions/*")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 files compared; largest absolute difference 0; 0 problems" in result.stdout

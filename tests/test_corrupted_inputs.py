@@ -80,9 +80,9 @@ def test_a_changed_family_list_runs_only_the_new_branches(tmp_path):
     copy_workflow(workdir)
     stub_jobs(workdir)
     config = without_sweeps(tiny_config())
-    assert config["corruptions"]["families"] is None  # an existing configuration: no corruption
-    # The inputs alone (their analysis is tested in test_corruption_workflow.py).
-    config["corruptions"]["analysis"] = None
+    # An existing configuration: no corruption. The inputs alone here (tiny_config has no
+    # analysis; it is tested in test_corruption_workflow.py).
+    assert config["corruptions"]["families"] is None and config["corruptions"]["analysis"] is None
     configfile = write_config(workdir, config)
     snakemake(workdir, configfile, REPLACE)
     # Turning corruptions on adds their branches and reruns nothing of the noise's.
@@ -111,7 +111,7 @@ def test_the_rule_writes_what_the_stage_writes(tmp_path):
     workdir = tmp_path / "wf"
     copy_workflow(workdir)
     config = without_sweeps(tiny_config())
-    config["corruptions"].update(families={"fog": [3]}, analysis=None)
+    config["corruptions"]["families"] = {"fog": [3]}
     configfile = write_config(workdir, config)
     target = f"{config['results']}/inputs/corruptions/fog/severity3.h5"
     snakemake(workdir, configfile, REPLACE, target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -15,6 +16,7 @@ from pcgc.analysis.robustness import robustness_tables
 from tests.workflow_helpers import (
     copy_workflow,
     planned_jobs,
+    report_contents,
     shared_tiny_config,
     snakemake,
     stub_jobs,
@@ -214,3 +216,29 @@ def test_a_sweep_at_corruptions(run):
     )
     for suffix in ("png", "pdf"):
         assert (results / f"figures/fig4_corruptions/contrast.{suffix}").stat().st_size > 1000
+
+
+def test_the_report_shows_the_corruption_figures_with_their_captions(run):
+    results, _ = run
+    workdir = results.parents[1]
+    page = workdir / "report.html"
+    snakemake(workdir, workdir / "test.yaml", "--report", str(page))
+    contents = report_contents(page)
+    figures, tables = contents["categories"]["Figures"], contents["categories"]["Tables"]
+    assert sorted(figures["Corruption summaries"]) == sorted(
+        f"results/tiny/figures/corruptions/hps_0/{name}.{suffix}" for name in ("heatmap", "curves") for suffix in ("png", "pdf")
+    )
+    assert sorted(figures["Corruption sweeps"]) == [f"results/tiny/figures/fig4_corruptions/contrast.{s}" for s in ("pdf", "png")]
+    assert len(tables["Corruptions"]) == BRANCHES and len(tables["Corruption sweeps"]) == 2
+    assert {Path(p).name for p in tables["Corruption summaries"]} == {"errors.csv", "ce.csv", "localisation.csv", "curves.csv"}
+    # Each branch's table is labelled by its set, family and severity; the noise levels' as before.
+    labels = [contents["results"][p]["labels"] for p in tables["Corruptions"]]
+    assert sorted((lab["set"], lab["family"], lab["severity"]) for lab in labels) == [
+        ("hps_0", "contrast", "2"), ("hps_0", "contrast", "4"), ("hps_0", "motion_blur", "2"), ("hps_0", "motion_blur", "4")
+    ]
+    assert [contents["results"][p]["labels"] for p in tables["Hyperparameter sets"]][0].keys() == {"set", "sigma"}
+    for path in [*figures["Corruption summaries"], *tables["Corruptions"], *tables["Corruption summaries"]]:
+        caption = contents["results"][path]["caption"]
+        assert "{{" not in caption and "{%" not in caption and "hps_0" in caption, (path, caption)
+    curves = contents["results"]["results/tiny/figures/corruptions/hps_0/curves.png"]["caption"]
+    assert "CE_f(t) / CE_f(0)" in curves and "motion_blur, contrast" in curves

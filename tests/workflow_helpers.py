@@ -54,7 +54,8 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     # with_corruptions): off here, so that the other tests' job counts are those of the analysis
     # they test. Corruptions off is `families: null`: merged over config.yaml, {} would keep its.
     config["mechanism"] = None
-    config["corruptions"]["families"] = None
+    config["corruptions"].update(families=None, analysis=None)
+    config["figures"]["corruptions"] = None
     for key, value in overrides.items():
         section, _, name = key.partition(".")
         config[section][name] = value
