@@ -34,7 +34,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,7 @@ def _lock_newer_than(locks: Path, record_path: Path) -> bool:
     return any(lock.stat().st_mtime_ns > recorded for lock in locks.iterdir())
 
 
-def cluster_jobs_note(record: dict[str, Any], query=query_squeue) -> str | None:
+def cluster_jobs_note(record: dict[str, Any], query: Callable[[], list[ClusterJob]] = query_squeue) -> str | None:
     """Why a cluster run's lock must stay (its unfinished jobs, or why they cannot be known), or
     None when the scheduler says none of its jobs is left, or the run used no cluster."""
     if not record["cluster"]:
@@ -273,7 +273,9 @@ def cluster_jobs_note(record: dict[str, Any], query=query_squeue) -> str | None:
     )
 
 
-def release_if_stale(state: str | os.PathLike, *, proc: Path = PROC, query=query_squeue) -> str | None:
+def release_if_stale(
+    state: str | os.PathLike, *, proc: Path = PROC, query: Callable[[], list[ClusterJob]] = query_squeue
+) -> str | None:
     """Remove the lock of `state` if nothing the run that took it started can still write; returns
     what was done or why the lock stays, for the log, or None when there was nothing to do.
     `proc` and `query` (the scheduler's unfinished jobs) are there for tests."""

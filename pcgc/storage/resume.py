@@ -20,7 +20,8 @@ The store, the output's temporary file and the output have one writer at a time:
 through `sole_writer`). Snakemake's own lock
 keeps two runs from running the same job at once, unless a user forces it (`--unlock` while jobs
 of a killed run still run): the second writer then stops with `OutputBusy` before it reads, discards
-or writes anything of the first's. The lock is the kernel's (flock), so a killed writer releases it.
+or writes anything of the first's. The lock is the kernel's (flock; on NFS, Linux turns it into a
+lock the server keeps, seen from every node), so a killed writer releases it.
 """
 
 from __future__ import annotations
