@@ -48,7 +48,7 @@ from pcgc.spec.job_resources import JobSize, NetworkJobs, count_images
 from pcgc.spec.networks import NETWORKS, TRAINING_THREADS, fetched_network
 from pcgc.spec.metrics import configured_scores
 from pcgc.spec.provenance import script_fingerprint, unused_spec_modules
-from pcgc.spec.stale_lock import record_run, release_if_stale
+from pcgc.spec.stale_lock import record_run, release_if_stale, slurm_run_id
 from pcgc.spec.sweeps import (
     existing_chunks,
     grid_values,
@@ -58,11 +58,14 @@ from pcgc.spec.sweeps import (
     unique_configurations,
 )
 
-# A lock left by a run killed with SIGKILL goes once nothing of that run is alive (pcgc.spec.stale_lock),
-# so that a plain rerun resumes instead of stopping with "Directory cannot be locked".
-_lock_note = release_if_stale(".snakemake")
-if _lock_note:
-    print(f"pcgc: {_lock_note}", file=sys.stderr)
+# A lock left by a run killed with SIGKILL goes once nothing that run started can still write, its
+# local jobs and its cluster jobs alike (pcgc.spec.stale_lock), so that a plain rerun resumes instead of
+# stopping with "Directory cannot be locked". Only the main process decides: a job (Snakemake run by
+# an executor, with --nolock) never touches the lock.
+if workflow.is_main_process:
+    _lock_note = release_if_stale(".snakemake")
+    if _lock_note:
+        print(f"pcgc: {_lock_note}", file=sys.stderr)
 
 
 configfile: "config.yaml"
@@ -81,7 +84,12 @@ except ConfigError as error:
 
 
 onstart:
-    record_run(".snakemake")
+    record_run(
+        ".snakemake",
+        executor=workflow.executor_plugin.name,
+        cluster=not workflow.local_exec,
+        run_id=slurm_run_id(workflow),
+    )
 
 
 include: "rules/common.smk"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def sigkill_when(
@@ -27,3 +28,48 @@ def sigkill_when(
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL
+
+
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from /proc (processes that exit meanwhile are left out)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            ppid = int(text[text.rindex(")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started that still run (or are zombies)."""
+    return sorted(_children().get(pid, []))
+
+
+def sigkill_tree(pid: int) -> list[int]:
+    """SIGKILL process `pid` and every process it started (its descendants), and nothing else: as
+    Snakemake dies with its jobs while the script that ran it lives on. The tree is stopped first
+    (SIGSTOP, until no new process appears), so that no process in it reacts to another's death;
+    returns the pids killed."""
+    tree: list[int] = []
+    while True:
+        children, found, pending = _children(), [], [pid]
+        while pending:
+            current = pending.pop()
+            found.append(current)
+            pending.extend(children.get(current, []))
+        new = [p for p in found if p not in tree]
+        if not new:
+            break
+        for process in new:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process, signal.SIGSTOP)
+        tree.extend(new)
+    for process in reversed(tree):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process, signal.SIGKILL)
+    return tree

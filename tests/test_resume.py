@@ -1,13 +1,17 @@
 """A killed extraction or sweep chunk resumes from its finished batches, and its file equals an
-uninterrupted run's."""
+uninterrupted run's; a second writer of the same output (two runs of one job at once) stops before it
+touches the first's batches or file."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -20,7 +24,13 @@ from pcgc.spec.metrics import iou_scores
 from pcgc.stages.extract import extract
 from pcgc.stages.sweep_chunk import run_chunk
 from pcgc.storage.network_inputs import NetworkInputs
-from pcgc.storage.resume import BatchStore, batch_name
+from pcgc.storage.resume import (
+    BatchStore,
+    OutputBusy,
+    batch_name,
+    exclusive_writer,
+    lock_path,
+)
 from tests.conftest import random_mini
 from tests.processes import sigkill_when
 from tests.stage_fixtures import stage_network, write_stage_inputs
@@ -216,6 +226,109 @@ def test_a_store_whose_key_cannot_be_read_is_discarded(tmp_path, caplog):
     assert again.load(batch_name(0, 2)) is None
     assert BatchStore(out, {"setting": 1}).load(batch_name(0, 2)) is None
 
+
+
+# Two writers of one output: Snakemake's lock prevents them, unless a user forces a second run past
+# it (`--unlock`) while a job of the first still runs. The second stops before it touches anything.
+HOLD = """
+import sys
+from pathlib import Path
+from pcgc.storage.resume import exclusive_writer
+with exclusive_writer(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def holder(out: Path) -> subprocess.Popen:
+    """Another process that holds the writer lock of `out` until its stdin closes."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert process.stdout.readline() == "held\n"
+    return process
+
+
+def busy_message(out: Path, pid: int) -> str:
+    return rf"^{out}: another job writes this output now \(pid {pid} on .* since .*; it holds the lock {out}\.lock\)"
+
+
+def test_a_second_writer_of_an_output_stops_naming_the_lock_and_its_holder(tmp_path):
+    out = tmp_path / "out.h5"
+    first = holder(out)
+    try:
+        with pytest.raises(OutputBusy, match=busy_message(out, first.pid)), exclusive_writer(out):
+            pytest.fail("two writers of one output")
+    finally:
+        first.stdin.close()
+        first.wait()
+    assert not lock_path(out).exists()  # released and removed
+    with exclusive_writer(out):
+        assert lock_path(out).read_text().startswith(f"pid {os.getpid()} on ")
+    # A writer killed with SIGKILL leaves its lock file, but not its lock.
+    killed = holder(out)
+    killed.kill()
+    killed.wait()
+    assert lock_path(out).exists()
+    with exclusive_writer(out):
+        pass
+    assert not lock_path(out).exists()
+
+
+@pytest.mark.parametrize("stage", ["extract", "sweep_chunk"])
+def test_both_resumable_stages_write_only_as_the_sole_writer(files, tmp_path, stage):
+    out = tmp_path / "out.h5"
+    batches = out.with_name("out.h5.batches")
+    batches.mkdir()
+    (batches / "images00000000-00000002.npz").write_bytes(b"the other writer's batch")
+    first = holder(out)
+    try:
+        with pytest.raises(OutputBusy, match=busy_message(out, first.pid)):
+            if stage == "extract":
+                run(files, out)
+            else:
+                run_chunk(stage_network(files), **chunk_settings(out))
+    finally:
+        first.stdin.close()
+        first.wait()
+    assert [p.name for p in batches.iterdir()] == ["images00000000-00000002.npz"]
+    assert (batches / "images00000000-00000002.npz").read_bytes() == b"the other writer's batch"
+    assert not out.exists() and not out.with_name("out.h5.partial").exists()
+
+
+@pytest.mark.slow
+def test_an_extraction_forced_beside_a_running_one_leaves_it_intact(files, tmp_path):
+    # The first writer is a real extraction, paused (SIGSTOP) once it has stored a batch; a second
+    # extraction of the same output is tried meanwhile, then the first goes on.
+    reference = tmp_path / "reference.h5"
+    run(files, reference, timesteps=1)
+    out = tmp_path / "out.h5"
+    arguments = [str(files["selection"]), str(files["inputs"]), str(files["backbone"]), str(out)]
+    arguments += [str(p) for p in files["pmodules"]]
+    code = RUN.format(timesteps=1, batch=BATCH, cams=repr(CAMS))
+    first = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=REPO, stderr=subprocess.DEVNULL)
+    batches = out.with_name(out.name + ".batches")
+    try:
+        deadline = time.monotonic() + 300
+        while not any(batches.glob("*.npz")):
+            assert first.poll() is None, "the extraction ended before it could be paused"
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        os.kill(first.pid, signal.SIGSTOP)
+        stored = {p.name: p.read_bytes() for p in batches.iterdir()}
+        partial = out.with_name(out.name + ".partial")
+        assert partial.exists()
+        partial_state = partial.stat()
+        with pytest.raises(OutputBusy, match=busy_message(out, first.pid)):
+            run(files, out, timesteps=1)
+        assert {p.name: p.read_bytes() for p in batches.iterdir()} == stored
+        assert partial.stat().st_ino == partial_state.st_ino and partial.stat().st_size == partial_state.st_size
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+        first.wait(timeout=300)
+    assert first.returncode == 0
+    assert_same(contents(out), contents(reference))
+    assert not batches.exists() and not lock_path(out).exists()
 
 # PVGG16 itself (random weights, 224 x 224): a killed extraction of the real network's size resumes
 # from its batches rather than restarting. One image per batch, three images, t = 0..1.

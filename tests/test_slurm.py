@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -198,3 +199,90 @@ def test_the_tiny_demo_through_profiles_slurm_equals_a_local_run(cluster, tiny_w
     for name in sorted(local_files):
         assert_same_output(name, local / "results/tiny" / name, on_slurm / "results/tiny" / name)
     assert planned_jobs(on_slurm, configfile) == {}
+
+
+# The SLURM job states after which a job runs no more (squeue's %T).
+ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT"}
+
+
+def job_state(job_id: str) -> str:
+    """What squeue says of job `job_id` (finished jobs stay listed: MinJobAge=3600 on the test cluster)."""
+    result = subprocess.run(["squeue", "-h", "--states=all", "-j", job_id, "-o", "%T"], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def jobs_in(workdir: Path) -> list[str]:
+    """The ids of every job squeue knows that works in `workdir`, whatever its state."""
+    result = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%Z"], capture_output=True, text=True, check=True)
+    return sorted(line.split("|")[0] for line in result.stdout.splitlines() if Path(line.split("|", 1)[1]).resolve() == workdir.resolve())
+
+
+def wait_for(condition, what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not after {timeout} s"
+        time.sleep(0.2)
+
+
+def test_a_killed_controller_leaves_its_running_job_alone_and_a_plain_rerun_finishes(cluster, tiny_workflow, tmp_path):
+    # The demo's world and its training, through profiles/slurm; the controller (Snakemake on the
+    # login node) is SIGKILLed while the demo_world job runs on SLURM, as when a login session dies.
+    local, _ = tiny_workflow
+    workdir = copy_workflow(tmp_path / "killed")
+    configfile = write_config(workdir, shared_tiny_config())
+    until = ("--until", "train_demo")
+    expected = planned_jobs(workdir, configfile, *until)
+    assert expected == {"demo_world": 1, "train_demo": 1}
+    command = [
+        sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--configfile", str(configfile), *TEST_CLUSTER_ARGS,
+        "--set-resources", *(f"{rule}:gpu=0" for rule in NETWORK_RULES), *until,
+    ]
+    log = tmp_path / "controller.log"
+    with open(log, "w") as out:
+        controller = subprocess.Popen(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: submissions(log.read_text())[0].get("demo_world") or controller.poll() is not None, "demo_world's submission")
+        assert controller.poll() is None, log.read_text()
+        (job,) = submissions(log.read_text())[0]["demo_world"]
+        wait_for(lambda: job_state(job) == "RUNNING", f"job {job} running")
+    finally:
+        os.killpg(controller.pid, signal.SIGKILL)
+        controller.wait()
+    # Paused (its processes stopped), the job is sure to be still there when the rerun asks.
+    subprocess.run(["scontrol", "suspend", job], check=True)
+    try:
+        refused = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0, output
+        assert f"its SLURM jobs are still queued or running: {job} (SUSPENDED)" in output, output
+        assert f"`squeue -j {job}`" in output and f"`scancel {job}`" in output, output
+        assert submissions(output) == ({}, {}), output
+        assert jobs_in(workdir) == [job]  # nothing submitted a second time
+    finally:
+        subprocess.run(["scontrol", "resume", job], check=True)
+
+    # Once the job has ended, the same command finishes the workflow, without running it again.
+    wait_for(lambda: job_state(job) in ENDED, f"job {job} ended")
+    assert job_state(job) == "COMPLETED"
+    started = time.monotonic()
+    rerun = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1200, check=False)
+    output = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, output
+    print(f"rerun through SLURM in {time.monotonic() - started:.0f} s")
+    assert "removed the lock of a killed Snakemake run" in output, output
+    singles, _ = submissions(output)
+    assert list(singles) == ["train_demo"], output
+
+    # The scheduler ran exactly one job per output, each to completion.
+    records = completion_records(cluster, workdir)
+    assert sorted(r["JobId"] for r in records) == sorted([job, *singles["train_demo"]]), records
+    assert all(r["JobState"] == "COMPLETED" and r["ExitCode"] == "0:0" for r in records), records
+    assert len(records) == sum(expected.values())
+
+    # The files of an uninterrupted run (the shared tiny run made them locally), nothing left to do.
+    ours = result_files(workdir / "results/tiny")
+    assert {name.split("/")[0] for name in ours} == {"world", "weights"}
+    assert ours == {name for name in result_files(local / "results/tiny") if name.split("/")[0] in ("world", "weights")}
+    for name in sorted(ours):
+        assert_same_output(name, local / "results/tiny" / name, workdir / "results/tiny" / name)
+    assert planned_jobs(workdir, configfile, *until) == {}

@@ -39,7 +39,7 @@ from pcgc.spec.sweeps import image_subset
 from pcgc.storage.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
 from pcgc.storage.network_inputs import NetworkInputs, perturbation_attrs
 from pcgc.storage.overlap import BackgroundWriter, HostCopy
-from pcgc.storage.resume import BatchStore, batch_name
+from pcgc.storage.resume import BatchStore, batch_name, sole_writer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def _check_condition(condition: str, recovery: Sequence[str], clean_inputs_h5: P
         raise ValueError("condition shuffled_feedback needs mechanism.shuffle_group")
 
 
+@sole_writer("out_h5")  # one job at a time writes the output and its batches
 def extract(
     network: NetworkInputs,
     *,

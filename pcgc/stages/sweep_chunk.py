@@ -47,7 +47,7 @@ from pcgc.storage.h5io import (
     write_json_attrs,
 )
 from pcgc.storage.network_inputs import NetworkInputs, Targets, perturbation_attrs
-from pcgc.storage.resume import BatchStore, batch_name
+from pcgc.storage.resume import BatchStore, batch_name, sole_writer
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ def block_arrays(
     }
 
 
+@sole_writer("out_h5")  # one job at a time writes the output and its batches
 def run_chunk(
     network: NetworkInputs,
     *,
