@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from snakemake.io import regex_from_filepattern
 
+from pcgc.spec.perturbations import Perturbation
 from tests.workflow_helpers import report_contents, report_declarations, snakemake
 
 pytestmark = pytest.mark.slow
@@ -105,7 +106,12 @@ def test_each_item_has_its_caption_category_and_labels(built):
             assert labels is None
             continue
         if declaration["labels"] == "function":
-            assert set(wildcards.values()) <= set(labels.values()), (name, labels)
+            expected = dict(wildcards)
+            if "perturbation" in expected:  # labelled by its parts: the noise level, or the family and severity
+                perturbation = Perturbation.parse(expected.pop("perturbation"))
+                parts = {"sigma": wildcards["perturbation"].removeprefix("sigma")} if perturbation.is_noise else perturbation.columns()
+                expected |= {key: str(value) for key, value in parts.items()}
+            assert set(expected.values()) <= set(labels.values()), (name, labels)
         else:
             assert labels == {key: value.format(**wildcards) for key, value in declaration["labels"].items()}
         # Within a subcategory the labels tell the items apart, as text (the page sorts them so).
