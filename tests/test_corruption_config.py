@@ -121,6 +121,13 @@ def test_a_figure_of_no_analysed_branch_is_not_an_error():
     # The paper's configuration: analysis and figure set, families empty (off) or not analysed.
     validate_config(with_corruptions({}, analysis=ANALYSIS))
     validate_config(with_corruptions({"fog": [1]}))
+    # Off, the analysis and its figure are dormant: checked once a family turns them on.
+    dormant = with_corruptions(None, analysis=dict(ANALYSIS, hyperparameter_sets=["hps_9"], images=900))
+    dormant["figures"]["corruptions"].update(families=["snow"], timesteps=[50])
+    validate_config(dormant)
+    dormant["corruptions"]["families"] = {"snow": [1]}
+    with pytest.raises(ConfigError, match=r"hyperparameter_sets\[0\]: 'hps_9'[\s\S]*images: 900[\s\S]*timesteps \[50\]"):
+        validate_config(dormant)
     # A sweep may run at corruptions alone, and Figure 4 per family draw it.
     config = with_analysis(lambda c: c["sweeps"]["fig4"].update(corruptions={"fog": [2, 4]}))
     config["figures"]["fig4_corruptions"] = {"sweep": "fig4", "threshold": 0.5, "timesteps": [1, 10]}

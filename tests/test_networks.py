@@ -196,6 +196,7 @@ def toy_config(record: NetworkRecord, tmp_path: Path) -> dict:
     config["cam"]["layers"] = ["top", "pcoder1"]
     config["figures"]["fig2"].update(hyperparameter_sets=list(record.hyperparameters), layer="pcoder2")
     config["mechanism"] = None  # the demo's names hps_0, a set this network does not have
+    config["corruptions"]["families"] = None  # and so does its corruption analysis (off: dormant)
     config["sweeps"] = {}
     config["figures"].update(fig3=None, fig4=None)
     config["weights"]["directory"] = str(tmp_path / "weights")
