@@ -2,7 +2,8 @@
 
 Its network must classify held-out clean images at >= 90% top-1, and its t = 0 Grad-CAM must reach
 a mean IoU of >= 0.3 on clean images (the paper's level on real data). The run is the Quickstart's
-first command, so it also checks that it draws Figures 1-4; it takes as long as the demo
+first command, so it also checks that it draws Figures 1-4, the mechanism's and the corruptions'
+figures; it takes as long as the demo
 (docs/demo.md, "Run time").
 """
 
@@ -32,5 +33,6 @@ def test_default_demo_world_is_learnable_and_localisable(tmp_path):
         assert t0["n_images"] == 300
         assert t0["mean"] >= 0.30, summary
         assert t0["accuracy"] >= 0.90
-    for figure in ("fig1", "fig2", "fig3", "fig4"):
+    figures = ("fig1", "fig2", "fig3", "fig4", "mechanism/sigma0.4", "controls/sigma0.4", "corruptions/hps_0/heatmap", "corruptions/hps_0/curves")
+    for figure in figures:
         assert (results / f"figures/{figure}.png").is_file() and (results / f"figures/{figure}.pdf").is_file()
