@@ -400,7 +400,7 @@ def _figure_errors(config: Mapping) -> list[str]:
     messages = []
     figures, sweeps, timesteps = config["figures"], config["sweeps"], config["dynamics"]["timesteps"]
     thresholds = config["scores"]["thresholds"]
-    for figure, kind in (("fig3", "single_pcoder"), ("fig4", "shared")):
+    for figure, kind in (("fig3", "single_pcoder"), ("fig4", "shared"), ("fig4_corruptions", "shared")):
         entry = figures[figure]
         if entry is None:
             continue
@@ -410,24 +410,13 @@ def _figure_errors(config: Mapping) -> list[str]:
             messages.append(f"{key}.sweep: {entry['sweep']!r} is not a sweep in `sweeps` (has: {sorted(sweeps)})")
         elif sweep["kind"] != kind:
             messages.append(f"{key}.sweep: {entry['sweep']!r} is a {sweep['kind']} sweep; {figure} draws a {kind} one")
+        elif figure == "fig4_corruptions":
+            if not sweep.get("corruptions"):
+                messages.append(f"{key}.sweep: sweep {entry['sweep']!r} runs at no corruption (it has no `corruptions`)")
         elif "sigma" in entry and entry["sigma"] not in sweep["sigmas"]:
             messages.append(f"{key}.sigma: {entry['sigma']} is not one of sweeps.{entry['sweep']}.sigmas {sweep['sigmas']}")
         elif not sweep["sigmas"]:
             messages.append(f"{key}.sweep: sweep {entry['sweep']!r} runs at no noise level (sigmas: []); {figure} draws noise levels")
-        if entry["threshold"] not in thresholds:
-            messages.append(f"{key}.threshold: {entry['threshold']} is not one of scores.thresholds {thresholds}")
-        if "iou" not in config["scores"]["sweep_metrics"]:
-            messages.append(f"{key}: draws the sweeps' IoU, but scores.sweep_metrics {config['scores']['sweep_metrics']} lacks iou")
-        messages += _timesteps_errors(f"{key}.timesteps", entry["timesteps"], timesteps)
-    entry, key = figures["fig4_corruptions"], "figures.fig4_corruptions"
-    if entry is not None:
-        sweep = sweeps.get(entry["sweep"])
-        if sweep is None:
-            messages.append(f"{key}.sweep: {entry['sweep']!r} is not a sweep in `sweeps` (has: {sorted(sweeps)})")
-        elif sweep["kind"] != "shared":
-            messages.append(f"{key}.sweep: {entry['sweep']!r} is a {sweep['kind']} sweep; fig4_corruptions draws a shared one")
-        elif not sweep.get("corruptions"):
-            messages.append(f"{key}.sweep: sweep {entry['sweep']!r} runs at no corruption (it has no `corruptions`)")
         if entry["threshold"] not in thresholds:
             messages.append(f"{key}.threshold: {entry['threshold']} is not one of scores.thresholds {thresholds}")
         if "iou" not in config["scores"]["sweep_metrics"]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from pcgc.figures.heatmaps import plot_heatmap_grid
-from pcgc.stages.fig3 import cell_values, shown_timesteps, summary_rows
+from pcgc.stages.fig3 import summary_rows
+from pcgc.stages.fig4 import draw_grid
 
 
 def figure4_corruption(
@@ -34,10 +33,8 @@ def figure4_corruption(
         found = set(zip(rows["family"], rows["severity"]))
         if found != {(family, severity)}:
             raise ValueError(f"{summaries[severity]}: holds {sorted(found)}, not {family} at severity {severity}")
-    steps = shown_timesteps(timesteps, tables[severities[0]])
-    values = np.stack([np.stack([cell_values(tables[s], t, betas, lambdas) for s in severities]) for t in steps])
-    plot_heatmap_grid(
-        values, betas, lambdas, [f"t = {t}" for t in steps], [f"severity {s}" for s in severities], out_paths,
+    draw_grid(
+        tables, [f"severity {s}" for s in severities], out_paths, betas=betas, lambdas=lambdas, timesteps=timesteps,
         title=f"Every PCoder alike (sweep {sweep}), {family.replace('_', ' ')}: mean IoU (threshold {threshold:g}) relative to t = 0",
         colorbar_label="mean IoU / mean IoU at t = 0 (same severity)",
     )
