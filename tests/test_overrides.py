@@ -57,13 +57,15 @@ def test_overrides_through_snakemake(tmp_path):
     workdir = copy_workflow(tmp_path)
     configfile = workdir / "config.yaml"
     # Valid only if timesteps is the integer 20 (figure 4 shows t = 15, 20) and n_images the integer
-    # 40 (the sweeps take 32 of them).
+    # 40 (the sweeps, the mechanism and the corruption analysis take 32 of them).
     result = snakemake(
         workdir, configfile, "--dry-run", "--config",
         'dynamics={"timesteps": 20}',
         'figures={"fig4": {"timesteps": [15, 20]}}',
         'selection={"n_images": 40}',
         'sweeps={"fig3": {"n_images": 32}, "fig4": {"n_images": 32}}',
+        'mechanism={"n_images": 32}',
+        'corruptions={"analysis": {"images": 32}}',
     )
     assert "extract" in result.stdout
     bad = snakemake(workdir, configfile, "--dry-run", "--config", 'dynamics={"timesteps": 2.5}', check=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,8 +30,13 @@ class ConfigError(ValueError):
     """An invalid configuration; the message names the key."""
 
 
-def load_schema() -> dict:
-    return yaml.safe_load(resources.files("pcgc.spec").joinpath("config.schema.yaml").read_text())
+@lru_cache(maxsize=1)
+def load_schema() -> Mapping:
+    """The configuration's JSON schema, read once per process (every job parses the workflow, and
+    the schema is most of that YAML); shared, so callers must not change it."""
+    text = resources.files("pcgc.spec").joinpath("config.schema.yaml").read_text()
+    # libyaml's loader, where PyYAML was built with it, reads the schema about ten times faster.
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _key(path: Any) -> str:
