@@ -98,6 +98,24 @@ def test_ranking_metrics_equal_scikit_learn_with_ties_and_ignore_pixels():
             assert ap[i, t] == pytest.approx(average_precision_score(labels, values), abs=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_ranking_metrics_sort_every_precision_and_negative_zero_as_scikit_learn(dtype):
+    """The pixels are sorted by their values' bit patterns (pcgc.analysis.metrics._sorted_keys): -0.0
+    must tie with 0.0, and each precision must keep its own distinct values."""
+    rng = np.random.default_rng(1)
+    cam = torch.from_numpy(np.round(rng.random((5, 3, 9, 8)), 2)).to(dtype)
+    cam[cam < 0.2] = -0.0
+    cam[0, 0, 0, :4] = torch.tensor([0.5, 0.5 + 2e-4, 0.5 + 1e-12, 1.0], dtype=torch.float64).to(dtype)
+    truth = torch.from_numpy(rng.random((5, 1, 9, 8)) > 0.5)
+    valid = torch.from_numpy(rng.random((5, 1, 9, 8)) > 0.1)
+    auroc, ap = mask_auroc(cam, truth, valid), mask_average_precision(cam, truth, valid)
+    for i in range(5):
+        for t in range(3):
+            labels, values = truth[i, 0][valid[i, 0]].numpy(), cam[i, t][valid[i, 0]].double().numpy()
+            assert float(auroc[i, t]) == pytest.approx(roc_auc_score(labels, values), abs=1e-12)
+            assert float(ap[i, t]) == pytest.approx(average_precision_score(labels, values), abs=1e-12)
+
+
 def test_pxap_equals_scikit_learn_on_the_pooled_pixels():
     rng = np.random.default_rng(1)
     bins = 20

@@ -145,3 +145,35 @@ def test_the_workflow_files_import_only_the_parse_time_tiers():
     assert any(module.startswith("pcgc.spec") for _, module in named), "the scan found no pcgc import"
     wrong = sorted((source, module) for source, module in named if tier(module) not in PARSE_TIME)
     assert wrong == []
+
+
+# The jobs that need torch: they run a network, compute maps, scores or corruptions with it, or read
+# checkpoints. Every other job is a table, a figure or a file: importing torch would add about two
+# seconds to each of its start-ups (a sweep grid or a large configuration runs hundreds of them).
+TORCH_SCRIPTS = {
+    "corrupted_inputs", "extract", "fetch_weights", "fig1_cams", "score", "select_images", "sweep_chunk", "train_demo",
+}
+
+
+def closure(start: set[str], edges: dict[str, set[str]]) -> set[str]:
+    seen, pending = set(), list(start)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        pending.extend(edges.get(name, ()))
+        # `import pcgc.x.y` also runs the __init__ of pcgc.x.
+        parts = name.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+    return seen
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in (ROOT / "scripts").glob("*.py") if p.stem not in TORCH_SCRIPTS))
+def test_the_jobs_that_run_no_network_import_no_torch(script):
+    found = modules()
+    known = set(found)
+    edges = {name: imports(path, known) for name, path in found.items()}
+    reached = closure({m for m in imports(ROOT / "scripts" / f"{script}.py", known) if m in known}, edges)
+    with_torch = sorted(name for name in reached if name in found and "torch" in edges[name])
+    assert with_torch == [], f"scripts/{script}.py reaches {with_torch}, which import torch"

@@ -21,6 +21,10 @@ class MetricKind:
     meaning: str
 
 
+DATASET_ROW = -1
+"""`image_index` of a dataset-level score's rows in the score tables (pcgc.stages.score)."""
+
+
 METRIC_KINDS: dict[str, MetricKind] = {
     "iou": MetricKind("threshold", True, "IoU of {map >= threshold} with the object"),
     "energy_pointing": MetricKind(None, True, "share of the map's mass on the object (Wang et al. 2020)"),

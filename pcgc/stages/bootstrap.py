@@ -25,7 +25,7 @@ from pcgc.analysis.bootstrap import COLUMNS as BOOTSTRAP_COLUMNS
 from pcgc.analysis.bootstrap import bootstrap_timesteps
 from pcgc.analysis.paired import COLUMNS as PAIRED_COLUMNS
 from pcgc.analysis.paired import paired_against_first
-from pcgc.stages.score import DATASET_ROW
+from pcgc.spec.metrics import DATASET_ROW
 from pcgc.storage.atomic import atomic_path
 
 log = logging.getLogger(__name__)

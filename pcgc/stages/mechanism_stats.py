@@ -30,7 +30,7 @@ from pcgc.analysis.mechanism import recovery_link
 from pcgc.analysis.paired import paired_between
 from pcgc.spec.controls import TRAINED
 from pcgc.spec.layers import layer_name
-from pcgc.stages.score import DATASET_ROW
+from pcgc.spec.metrics import DATASET_ROW
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.h5io import open_h5, read_json_attr, require_datasets
 

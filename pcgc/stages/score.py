@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from pcgc.analysis.metrics import METRICS, score_batch
-from pcgc.spec.metrics import Score
+from pcgc.spec.metrics import DATASET_ROW, Score
 from pcgc.storage.atomic import atomic_path
 from pcgc.storage.h5io import cam_datasets, open_h5, require_datasets
 
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 COLUMNS = [
     "image_index", "image_id", "timestep", "method", "layer", "metric", "parameter", "value", "correct", "target_logit",
 ]
-DATASET_ROW = -1
-"""image_index of the rows of a dataset-level score."""
 
 
 def score_extraction(
