@@ -180,7 +180,7 @@ def set_and_condition(wildcards):
     if not perturbation.is_noise and not condition and name not in CORRUPTION_SETS:
         raise WorkflowError(
             f"{wildcards.hps}/{wildcards.perturbation}: the corruption branches run the sets of "
-            f"corruptions.analysis.hyperparameter_sets ({CORRUPTION_SETS}), with no condition"
+            f"corruptions.analysis.hyperparameter_sets ({CORRUPTION_SETS}), or a condition of the mechanism"
         )
     if not condition:
         return name, None
