@@ -10,13 +10,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.workflow_helpers import copy_workflow, planned_jobs, shared_tiny_config, snakemake, with_mechanism, write_config
+from tests.workflow_helpers import (
+    copy_workflow,
+    planned_jobs,
+    report_contents,
+    shared_tiny_config,
+    snakemake,
+    with_mechanism,
+    write_config,
+)
 
 # Four tiny extractions (6 images, T = 2) and what follows them: about a minute here.
 pytestmark = pytest.mark.slow
 
 CONTRAST = "corruptions/contrast/severity4"
 TABLES = ("recovery", "controls", "link", "per_image")
+# The branch's figures: the run asks for these alone (the noise level's branch is not run).
+TARGETS = [f"results/tiny/figures/{name}/{CONTRAST}.png" for name in ("mechanism", "controls")]
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +38,11 @@ def run(tmp_path_factory, tiny_workflow):
     config = with_mechanism(shared_tiny_config())
     config["mechanism"]["corruptions"] = {"contrast": [4]}
     configfile = write_config(workdir, config)
-    targets = [f"results/tiny/figures/{name}/{CONTRAST}.png" for name in ("mechanism", "controls")]
-    assert planned_jobs(workdir, configfile, *targets) == {
+    assert planned_jobs(workdir, configfile, *TARGETS) == {
         "corrupted_inputs": 1, "extract": 4, "score": 4, "bootstrap": 4, "mechanism_stats": 1, "fig_mechanism": 1
     }
     # (A flag before the targets: --configfile takes every word up to the next option.)
-    snakemake(workdir, configfile, "--printshellcmds", *targets)
+    snakemake(workdir, configfile, "--printshellcmds", *TARGETS)
     return workdir / "results/tiny"
 
 
@@ -62,3 +71,19 @@ def test_the_corruption_branchs_figures(run):
             assert (run / f"figures/{name}/{CONTRAST}.{suffix}").stat().st_size > 1000
     drawn = pd.read_csv(run / f"figures/controls/{CONTRAST}.csv")
     assert list(drawn.columns[1:3]) == ["family", "severity"] and set(drawn["family"]) == {"contrast"}
+
+
+def test_the_report_shows_the_corruption_branch_by_family_and_severity(run):
+    workdir = run.parents[1]
+    page = workdir / "report.html"
+    snakemake(workdir, workdir / "test.yaml", "--report", str(page), *TARGETS)
+    contents = report_contents(page)
+    figures, tables = contents["categories"]["Figures"]["Mechanism under corruptions"], contents["categories"]["Tables"]["Mechanism under corruptions"]
+    assert sorted(figures) == sorted(f"results/tiny/figures/{name}/{CONTRAST}.{s}" for name in ("mechanism", "controls") for s in ("png", "pdf"))
+    assert sorted(tables) == sorted(
+        [*(f"results/tiny/mechanism/{CONTRAST}/{name}.csv" for name in TABLES), f"results/tiny/figures/controls/{CONTRAST}.csv"]
+    )
+    for path in [*figures, *tables]:
+        item = contents["results"][path]
+        assert {"family": "contrast", "severity": "4"}.items() <= item["labels"].items() and "sigma" not in item["labels"]
+        assert "contrast at severity 4" in item["caption"] and "{{" not in item["caption"], (path, item["caption"])
