@@ -1,6 +1,7 @@
-"""Stage: the mechanism figure at one noise level or corruption (`pcgc.figures.mechanism`) and the controls'
-Figure 2 (`pcgc.stages.fig2.figure2`: the score over timesteps per condition, significance against
-t = 0 marked), from the tables of `mechanism_stats` and each condition's bootstrap table."""
+"""Stage: the mechanism figure at one noise level or corruption (`pcgc.figures.mechanism`) and
+the controls' Figure 2 (`pcgc.stages.fig2.figure2`: the score over timesteps per condition,
+significance against t = 0 marked), from the tables of `mechanism_stats` and each condition's
+bootstrap table."""
 
 from __future__ import annotations
 
