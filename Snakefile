@@ -38,6 +38,7 @@ from pcgc.spec.config import (
     analysed_branches,
     apply_command_line,
     corruption_branches,
+    mechanism_corruptions,
     normalize_paths,
     sigma_label,
     validate_config,

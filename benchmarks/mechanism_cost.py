@@ -11,6 +11,10 @@ unlike wall time) of:
 * each control with recovery.
 
     PYTHONPATH=. python benchmarks/mechanism_cost.py --results results/demo --sigma 0.4 --images 64
+    PYTHONPATH=. python benchmarks/mechanism_cost.py --perturbation corruptions/contrast/severity4
+
+`--perturbation` names the perturbed inputs by their label (`sigma{s}` or
+`corruptions/{family}/severity{n}`, as under results/demo/inputs/) in place of `--sigma`.
 """
 
 from __future__ import annotations
@@ -43,15 +47,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results/demo"))
     parser.add_argument("--sigma", default="0.4")
+    parser.add_argument("--perturbation", default=None, help="the inputs' label, e.g. corruptions/contrast/severity4 (default: sigma{--sigma})")
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
+    perturbation = args.perturbation or f"sigma{args.sigma}"
     torch.set_num_threads(1)
     config = yaml.safe_load(Path("config.yaml").read_text())
     record = NETWORKS["mini"]
     weights = args.results / "weights"
     network = NetworkInputs(
-        args.results / "selection/selection.h5", args.results / f"inputs/sigma{args.sigma}.h5",
+        args.results / "selection/selection.h5", args.results / f"inputs/{perturbation}.h5",
         weights / record.backbone_file(), tuple(weights / name for name in record.pmodule_files()),
         spec="mini", gradient_scaling=False, precision="fp32", device="cpu",
     )
@@ -85,7 +91,7 @@ def main() -> None:
     for name in CONTROLS:
         c = condition(name, dynamics, hps, seed=0)
         rows[f"{name} + recovery"] = run(f"{name} + recovery", c.dynamics, c.hyperparameters, top, references, c.shuffled_feedback)
-    print(f"\nas multiples of one extraction ({base:.2f} CPU s for {args.images} images):")
+    print(f"\nas multiples of one extraction ({base:.2f} CPU s for {args.images} images of {perturbation}):")
     for name, seconds in rows.items():
         print(f"  {name:38s} {seconds / base:6.2f}")
     branch = rows["gradcam + recovery"] + sum(rows[f"{n} + recovery"] for n in CONTROLS)

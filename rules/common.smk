@@ -150,6 +150,15 @@ def grid_axes(sweep):
 # The mechanism (rules/mechanism.smk, docs/mechanism.md): conditions run as `{set}@{condition}`.
 
 MECHANISM = config["mechanism"]
+# What the mechanism perturbs its inputs with: its noise levels, then its corruptions (catalogue order).
+MECHANISM_PERTURBATIONS = (
+    []
+    if MECHANISM is None
+    else [
+        *map(Perturbation.noise, MECHANISM["sigmas"]),
+        *(Perturbation.corruption(family, severity) for family, severity in mechanism_corruptions(config)),
+    ]
+)
 # The mechanism's extractions: Grad-CAM on the top layer, the map its figures and statistics use.
 MECHANISM_CAM = {"methods": ["gradcam"], "layers": ["top"]}
 
@@ -164,14 +173,14 @@ def condition_name(condition):
 
 def set_and_condition(wildcards):
     """(set name, condition or None) of an extraction's `hps` wildcard; a condition must be one
-    the mechanism section runs, at one of its noise levels; a corruption branch runs a set of
-    corruptions.analysis."""
+    the mechanism section runs, at one of its noise levels or corruptions; a plain corruption
+    branch runs a set of corruptions.analysis."""
     name, _, condition = wildcards.hps.partition("@")
     perturbation = perturbation_of(wildcards)
-    if not perturbation.is_noise and (condition or name not in CORRUPTION_SETS):
+    if not perturbation.is_noise and not condition and name not in CORRUPTION_SETS:
         raise WorkflowError(
             f"{wildcards.hps}/{wildcards.perturbation}: the corruption branches run the sets of "
-            f"corruptions.analysis.hyperparameter_sets ({CORRUPTION_SETS}), with no condition"
+            f"corruptions.analysis.hyperparameter_sets ({CORRUPTION_SETS}), or a condition of the mechanism"
         )
     if not condition:
         return name, None
@@ -180,10 +189,7 @@ def set_and_condition(wildcards):
             f"{wildcards.hps}: not a condition of the mechanism section "
             f"({[condition_name(c) for c in mechanism_conditions()] if MECHANISM else 'mechanism: null'})"
         )
-    if perturbation.sigma not in MECHANISM["sigmas"]:
-        raise WorkflowError(
-            f"{wildcards.hps}: {wildcards.perturbation} is not a noise level of mechanism.sigmas {MECHANISM['sigmas']}"
-        )
+    mechanism_perturbation(wildcards)
     return name, condition
 
 
@@ -244,7 +250,7 @@ def mechanism_files(kind, extension):
     def files(wildcards):
         # In the order of mechanism_conditions() (the scripts pair them with params.conditions).
         return [
-            f"{RESULTS}/{kind}/{condition_name(condition)}/sigma{wildcards.sigma}.{extension}"
+            f"{RESULTS}/{kind}/{condition_name(condition)}/{wildcards.perturbation}.{extension}"
             for condition in mechanism_conditions()
         ]
 
@@ -252,26 +258,39 @@ def mechanism_files(kind, extension):
 
 
 def mechanism_report(path, caption, category, item, file_format=None):
-    """A mechanism output in the report: subcategory Mechanism, labelled by item and noise level."""
-    labels = {"item": item, "sigma": "{sigma}", **({"format": file_format} if file_format else {})}
-    return _report_item(path, caption, category, "Mechanism", labels)
+    """A mechanism output in the report: subcategory Mechanism (noise levels) or Mechanism under
+    corruptions, labelled by item, then noise level or family and severity."""
+    return _report_item(
+        path,
+        caption,
+        category,
+        perturbation_subcategory("Mechanism", "Mechanism under corruptions"),
+        perturbation_labels(file_format, first=lambda wildcards: {"item": item}),
+    )
 
 
-def mechanism_sigma(wildcards):
-    sigma = SIGMAS.get(wildcards.sigma)
-    if sigma not in MECHANISM["sigmas"]:
-        raise WorkflowError(f"sigma {wildcards.sigma} is not one of mechanism.sigmas {MECHANISM['sigmas']}")
-    return sigma
+def mechanism_perturbation(wildcards):
+    """The branch's perturbation: one of mechanism.sigmas or mechanism.corruptions."""
+    perturbation = perturbation_of(wildcards)
+    if perturbation not in MECHANISM_PERTURBATIONS:
+        raise WorkflowError(
+            f"{wildcards.perturbation} is not a perturbation of the mechanism "
+            f"(mechanism.sigmas {MECHANISM['sigmas']}, mechanism.corruptions {MECHANISM['corruptions']})"
+        )
+    return perturbation
+
+
+def mechanism_perturbation_columns(wildcards):
+    """The branch's columns in the mechanism's tables: {sigma} or {family, severity}."""
+    return mechanism_perturbation(wildcards).columns()
 
 
 def mechanism_outputs():
-    """What `all` asks of the mechanism: its figures (and so every table) at each noise level."""
-    if MECHANISM is None:
-        return []
+    """What `all` asks of the mechanism: its figures (and so every table) at each perturbation."""
     return [
-        f"{RESULTS}/figures/{name}/sigma{sigma_label(sigma)}.{suffix}"
+        f"{RESULTS}/figures/{name}/{perturbation.label}.{suffix}"
         for name in ("mechanism", "controls")
-        for sigma in MECHANISM["sigmas"]
+        for perturbation in MECHANISM_PERTURBATIONS
         for suffix in ("png", "pdf")
     ]
 

@@ -10,19 +10,19 @@ if MECHANISM is not None:
             scores=mechanism_files("scores", "parquet"),
         output:
             recovery=mechanism_report(
-                f"{RESULTS}/mechanism/sigma{{sigma}}/recovery.csv", "mechanism_recovery", "Tables", "recovery"
+                f"{RESULTS}/mechanism/{{perturbation}}/recovery.csv", "mechanism_recovery", "Tables", "recovery"
             ),
             controls=mechanism_report(
-                f"{RESULTS}/mechanism/sigma{{sigma}}/controls.csv", "mechanism_controls", "Tables", "controls"
+                f"{RESULTS}/mechanism/{{perturbation}}/controls.csv", "mechanism_controls", "Tables", "controls"
             ),
-            link=mechanism_report(f"{RESULTS}/mechanism/sigma{{sigma}}/link.csv", "mechanism_link", "Tables", "link"),
+            link=mechanism_report(f"{RESULTS}/mechanism/{{perturbation}}/link.csv", "mechanism_link", "Tables", "link"),
             per_image=mechanism_report(
-                f"{RESULTS}/mechanism/sigma{{sigma}}/per_image.csv", "mechanism_per_image", "Tables", "per image"
+                f"{RESULTS}/mechanism/{{perturbation}}/per_image.csv", "mechanism_per_image", "Tables", "per image"
             ),
         log:
-            log_path("mechanism_stats/sigma{sigma}"),
+            log_path("mechanism_stats/{perturbation}"),
         benchmark:
-            benchmark_path("mechanism_stats/sigma{sigma}")
+            benchmark_path("mechanism_stats/{perturbation}")
         conda:
             CONDA_ENV
         params:
@@ -30,7 +30,7 @@ if MECHANISM is not None:
             metric=MECHANISM["metric"],
             parameter=MECHANISM["parameter"],
             bootstrap=config["bootstrap"],
-            sigma=mechanism_sigma,
+            perturbation=mechanism_perturbation_columns,
             code=script_code("mechanism_stats"),
         script:
             "../scripts/mechanism_stats.py"
@@ -41,24 +41,24 @@ if MECHANISM is not None:
             summaries=mechanism_files("bootstrap", "csv"),
         output:
             png=mechanism_report(
-                f"{RESULTS}/figures/mechanism/sigma{{sigma}}.png", "fig_mechanism", "Figures", "mechanism", "PNG"
+                f"{RESULTS}/figures/mechanism/{{perturbation}}.png", "fig_mechanism", "Figures", "mechanism", "PNG"
             ),
             pdf=mechanism_report(
-                f"{RESULTS}/figures/mechanism/sigma{{sigma}}.pdf", "fig_mechanism", "Figures", "mechanism", "PDF"
+                f"{RESULTS}/figures/mechanism/{{perturbation}}.pdf", "fig_mechanism", "Figures", "mechanism", "PDF"
             ),
             controls_png=mechanism_report(
-                f"{RESULTS}/figures/controls/sigma{{sigma}}.png", "fig_controls", "Figures", "controls", "PNG"
+                f"{RESULTS}/figures/controls/{{perturbation}}.png", "fig_controls", "Figures", "controls", "PNG"
             ),
             controls_pdf=mechanism_report(
-                f"{RESULTS}/figures/controls/sigma{{sigma}}.pdf", "fig_controls", "Figures", "controls", "PDF"
+                f"{RESULTS}/figures/controls/{{perturbation}}.pdf", "fig_controls", "Figures", "controls", "PDF"
             ),
             controls_table=mechanism_report(
-                f"{RESULTS}/figures/controls/sigma{{sigma}}.csv", "fig_controls_table", "Tables", "controls' figure"
+                f"{RESULTS}/figures/controls/{{perturbation}}.csv", "fig_controls_table", "Tables", "controls' figure"
             ),
         log:
-            log_path("fig_mechanism/sigma{sigma}"),
+            log_path("fig_mechanism/{perturbation}"),
         benchmark:
-            benchmark_path("fig_mechanism/sigma{sigma}")
+            benchmark_path("fig_mechanism/{perturbation}")
         conda:
             CONDA_ENV
         params:
@@ -69,7 +69,7 @@ if MECHANISM is not None:
             scatter_timestep=MECHANISM["scatter_timestep"],
             alpha=MECHANISM["alpha"],
             error=config["figures"]["fig2"]["error"],
-            sigma=mechanism_sigma,
+            perturbation=mechanism_perturbation_columns,
             code=script_code("fig_mechanism"),
         script:
             "../scripts/fig_mechanism.py"

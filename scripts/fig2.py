@@ -18,7 +18,7 @@ def main() -> None:
         metric=params.metric,
         parameter=params.parameter,
         alpha=params.alpha,
-        sigma=params.sigma,
+        perturbation={"sigma": params.sigma},
         error=params.error,
     )
 

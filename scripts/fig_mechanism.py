@@ -1,4 +1,4 @@
-"""Snakemake job: the mechanism figure and the controls' Figure 2 at one noise level."""
+"""Snakemake job: the mechanism figure and the controls' Figure 2 at one noise level or corruption."""
 
 from pathlib import Path
 
@@ -19,7 +19,7 @@ def main() -> None:
         parameter=params.parameter,
         scatter_timestep=params.scatter_timestep,
         alpha=params.alpha,
-        sigma=params.sigma,
+        perturbation=params.perturbation,
         error=params.error,
     )
 

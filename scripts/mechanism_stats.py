@@ -1,4 +1,4 @@
-"""Snakemake job: the mechanism's tables at one noise level (recovery, controls against the real dynamics, link, per image)."""
+"""Snakemake job: the mechanism's tables at one noise level or corruption (recovery, controls against the real dynamics, link, per image)."""
 
 from pathlib import Path
 
@@ -18,7 +18,7 @@ def main() -> None:
         resamples=params.bootstrap["resamples"],
         seed=params.bootstrap["seed"],
         confidence=params.bootstrap["confidence"],
-        sigma=params.sigma,
+        perturbation=params.perturbation,
     )
 
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from pcgc.cli import main as cli
-from pcgc.spec.config import ConfigError, sigma_label, validate_config
+from pcgc.spec.config import ConfigError, mechanism_corruptions, sigma_label, validate_config
 from tests.workflow_helpers import REPO, default_config, demo_mechanism, write_config
 
 
@@ -89,6 +89,15 @@ def test_the_shipped_configurations_are_valid():
         (lambda c: c["mechanism"].update(metric="pxap", parameter=None), r"mechanism\.metric: pxap is one number per dataset"),
         (lambda c: c["mechanism"].__setitem__("parameter", 0.3), r"mechanism\.parameter: 0\.3 is not one of scores\.thresholds \[0\.5\] \(metric iou\)"),
         (lambda c: c["mechanism"].update(controls=[], sigmas=[0.0]), None),
+        # The mechanism under corruptions: each family and severity checked as corruptions.families' are.
+        (lambda c: c["mechanism"].__setitem__("corruptions", {"smoke": [1]}), r"mechanism\.corruptions\.smoke: unknown corruption family 'smoke'"),
+        (lambda c: c["mechanism"].__setitem__("corruptions", {"contrast": [6]}), r"mechanism\.corruptions\.contrast\[0\]: 6 is greater than the maximum of 5"),
+        (lambda c: c["mechanism"].__setitem__("corruptions", {"contrast": [0]}), r"mechanism\.corruptions\.contrast\[0\]: 0 is less than the minimum of 1"),
+        (lambda c: c["mechanism"].__setitem__("corruptions", {"frost": [1]}) or c["corruptions"].__setitem__("frost_textures", "/nonexistent/frost"),
+         r"mechanism\.corruptions\.frost: frost cannot run: the frost texture folder /nonexistent/frost lacks frost1\.png"),
+        (lambda c: c["mechanism"].pop("corruptions"), r"mechanism\.corruptions: missing \(required key\)"),
+        # A family that corruptions.families does not corrupt: its inputs are built for the mechanism.
+        (lambda c: c["mechanism"].__setitem__("corruptions", {"fog": [1, 3], "contrast": [4]}), None),
         (lambda c: c.__setitem__("mechanism", None), None),
     ],
 )
@@ -236,4 +245,14 @@ def test_each_missing_key_is_reported_once(tmp_path, capsys):
 def test_the_default_run_has_the_mechanism_with_every_control_on_a_subset(capsys):
     assert demo_mechanism()["controls"] == ["no_feedback", "random_feedback", "shuffled_feedback"]
     assert demo_mechanism()["n_images"] < default_config()["selection"]["n_images"]  # its share of the 10-minute budget
+    assert demo_mechanism()["corruptions"] == {}  # noise only: a corruption would add its four conditions' extractions
     assert cli(["check-config", str(REPO / "config.yaml")]) == 0
+
+
+def test_the_mechanisms_corruptions_are_its_branches_in_catalogue_order():
+    config = default_config()
+    config["mechanism"]["corruptions"] = {"saturate": [5, 1], "contrast": [4]}
+    assert mechanism_corruptions(validate_config(config)) == [("contrast", 4), ("saturate", 1), ("saturate", 5)]
+    assert mechanism_corruptions(validate_config(default_config())) == []
+    config["mechanism"] = None
+    assert mechanism_corruptions(validate_config(config)) == []

@@ -54,7 +54,7 @@ def test_the_figure_2_log_says_what_was_drawn(job_log, tmp_path):
     run_job(
         SimpleNamespace(log=[str(job_log)], rule="fig2"),
         lambda: figure2({"hps_0": summary}, out, tmp_path / "fig2.csv", method="gradcam", layer="pcoder5", metric="iou",
-                        parameter=0.5, alpha=0.05, sigma=0.0, error="boot_sd"),
+                        parameter=0.5, alpha=0.05, perturbation={"sigma": 0.0}, error="boot_sd"),
     )
     text = job_log.read_text()
     assert "hps_0" in text and "mean iou 0.500 at t = 0, 0.600 at t = 2" in text and f"wrote {out[0]}" in text

@@ -152,7 +152,7 @@ def test_the_statistics_and_figures(files, extractions, tmp_path):
         summaries[condition] = tmp_path / f"bootstrap_{condition}.csv"
         summarize(scores[condition], summaries[condition], resamples=50, seed=0, confidence=0.9, hyperparameter_set=f"hps_0@{condition}", perturbation={"sigma": SIGMA})
     stats = {name: tmp_path / f"{name}.csv" for name in ("recovery", "controls", "link", "per_image")}
-    mechanism_statistics(extractions, scores, stats, metric="iou", parameter=0.5, resamples=50, seed=0, confidence=0.9, sigma=SIGMA)
+    mechanism_statistics(extractions, scores, stats, metric="iou", parameter=0.5, resamples=50, seed=0, confidence=0.9, perturbation={"sigma": SIGMA})
     recovery = pd.read_csv(stats["recovery"])
     assert set(recovery["condition"]) == set(CONDITIONS) and set(recovery["reference"]) == {"same_t", "clean_t0"}
     with h5py.File(extractions["trained"]) as h5:
@@ -175,7 +175,7 @@ def test_the_statistics_and_figures(files, extractions, tmp_path):
     figures = tmp_path / "figures"
     figure_mechanism(
         stats, summaries, [figures / "mechanism.png", figures / "mechanism.pdf"], [figures / "controls.png"], figures / "controls.csv",
-        layer="pcoder5", metric="iou", parameter=0.5, scatter_timestep=TIMESTEPS, alpha=0.05, sigma=SIGMA, error="boot_sd",
+        layer="pcoder5", metric="iou", parameter=0.5, scatter_timestep=TIMESTEPS, alpha=0.05, perturbation={"sigma": SIGMA}, error="boot_sd",
     )
     assert all((figures / name).stat().st_size > 1000 for name in ("mechanism.png", "mechanism.pdf", "controls.png"))
     assert set(pd.read_csv(figures / "controls.csv")["hyperparameter_set"]) == {f"hps_0@{c}" for c in CONDITIONS}

@@ -110,10 +110,19 @@ def test_figure2_marks_and_tabulates_the_significant_timesteps(tmp_path):
         summaries[name] = tmp_path / f"{name}.csv"
         summarize(tmp_path / f"{name}.parquet", summaries[name], resamples=50, seed=0, confidence=0.95, hyperparameter_set=name, perturbation={"sigma": 0.0})
     out = [tmp_path / "fig2.png", tmp_path / "fig2.pdf"]
-    figure2(summaries, out, tmp_path / "fig2.csv", method="gradcam", layer="pcoder5", metric="iou", parameter=0.5, alpha=0.05, sigma=0.0, error="boot_sd")
+    figure2(summaries, out, tmp_path / "fig2.csv", method="gradcam", layer="pcoder5", metric="iou", parameter=0.5, alpha=0.05, perturbation={"sigma": 0.0}, error="boot_sd")
     assert all(path.stat().st_size > 1000 for path in out)
     table = pd.read_csv(tmp_path / "fig2.csv")
     assert len(table) == 8 and list(table["significant"]) == list(table["p_holm"] < 0.05)
     assert table["significant"].any() and not table["significant"].all()
     with pytest.raises(ValueError, match="no rows for layer 'pcoder3'; present: \\['pcoder5'\\]"):
-        figure2(summaries, out, tmp_path / "x.csv", method="gradcam", layer="pcoder3", metric="iou", parameter=0.5, alpha=0.05, sigma=0.0, error="boot_sd")
+        figure2(summaries, out, tmp_path / "x.csv", method="gradcam", layer="pcoder3", metric="iou", parameter=0.5, alpha=0.05, perturbation={"sigma": 0.0}, error="boot_sd")
+
+
+def test_a_figures_title_names_the_noise_level_or_the_corruption():
+    from pcgc.stages.fig2 import perturbation_text
+
+    # The noise levels' titles as they were before corruptions had figures of their own.
+    assert perturbation_text({"sigma": 0.0}) == "clean images"
+    assert perturbation_text({"sigma": 0.4}) == "Gaussian noise $\\sigma$ = 0.4"
+    assert perturbation_text({"family": "motion_blur", "severity": 2}) == "motion blur, severity 2"

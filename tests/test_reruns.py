@@ -3,6 +3,8 @@ each case is a dry run instead of a real run."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pcgc.spec.provenance import script_modules
@@ -196,6 +198,10 @@ def test_the_mechanism_is_a_branch_of_its_own(mechanism):
     assert mechanism_plan(workdir, lambda c: c["mechanism"].update(sigmas=[0.3, 0.5])) == {
         "noisy_inputs": 1, **MECHANISM_BRANCH, "all": 1
     }
+    # A corruption runs its branch (and its inputs, built on demand) only.
+    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(corruptions={"contrast": [4]})) == {
+        "corrupted_inputs": 1, **MECHANISM_BRANCH, "all": 1
+    }
 
 
 def test_each_mechanism_setting_reruns_only_what_reads_it(mechanism):
@@ -224,3 +230,58 @@ def test_the_mechanisms_code_reruns_its_branch(mechanism):
     # The link's analysis is read by mechanism_stats alone; the recovery by every extraction (the engine's).
     assert edited(*mechanism, "analysis/mechanism.py") == {"mechanism_stats": 1, "all": 1, "fig_mechanism": 1}
     assert edited(*mechanism, "figures/mechanism.py") == {"fig_mechanism": 1, "all": 1}
+
+
+# -- the mechanism under a corruption (mechanism.corruptions) ------------------------------------
+
+CONTRAST = "corruptions/contrast/severity4"
+MECHANISM_CONDITIONS = ("trained", "no_feedback", "random_feedback", "shuffled_feedback")
+
+
+def planned_job_files(workdir, configfile):
+    """The dry run's jobs, each as (rule, its input files, its output files)."""
+    text = snakemake(workdir, configfile, REPLACE, "--dry-run").stdout
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            files = {key: re.search(rf"^\s+{key}: (.*)$", block, re.M) for key in ("input", "output")}
+            jobs.append((rule.group(1), *(set(m.group(1).split(", ")) if m else set() for m in files.values())))
+    return jobs
+
+
+def test_a_mechanism_corruption_runs_its_conditions_beside_the_clean_inputs(mechanism):
+    workdir, _ = mechanism
+    results = "results/tiny"
+    config = with_mechanism(without_sweeps(tiny_config()))
+    config["mechanism"]["corruptions"] = {"contrast": [4]}
+    jobs = planned_job_files(workdir, write_config(workdir, config, "mechanism_contrast.yaml"))
+    # Only the new branch: its inputs (contrast is not in corruptions.families), the four
+    # conditions' extractions and what follows them; the noise branch at sigma 0.3 stays as it was.
+    assert sorted(rule for rule, _, _ in jobs) == sorted(
+        ["corrupted_inputs", *["extract", "score", "bootstrap"] * 4, "mechanism_stats", "fig_mechanism", "all"]
+    )
+    extractions = {tuple(outputs)[0]: inputs for rule, inputs, outputs in jobs if rule == "extract"}
+    assert set(extractions) == {f"{results}/extract/hps_0@{c}/{CONTRAST}.h5" for c in MECHANISM_CONDITIONS}
+    for inputs in extractions.values():  # the perturbed inputs and, for recovery, the clean ones
+        assert {f"{results}/inputs/{CONTRAST}.h5", f"{results}/inputs/sigma0.h5"} <= inputs
+    figures = next(outputs for rule, _, outputs in jobs if rule == "fig_mechanism")
+    assert figures == {
+        f"{results}/figures/mechanism/{CONTRAST}.png", f"{results}/figures/mechanism/{CONTRAST}.pdf",
+        f"{results}/figures/controls/{CONTRAST}.png", f"{results}/figures/controls/{CONTRAST}.pdf",
+        f"{results}/figures/controls/{CONTRAST}.csv",
+    }
+    stats = next(outputs for rule, _, outputs in jobs if rule == "mechanism_stats")
+    assert stats == {f"{results}/mechanism/{CONTRAST}/{name}.csv" for name in ("recovery", "controls", "link", "per_image")}
+    # The noise branch's files keep their paths (the stubbed run wrote them).
+    for relative in ("mechanism/sigma0.3/recovery.csv", "figures/mechanism/sigma0.3.png", "figures/controls/sigma0.3.csv"):
+        assert (workdir / results / relative).is_file()
+
+
+def test_a_condition_at_a_corruption_the_mechanism_does_not_list_is_refused(mechanism):
+    workdir, configfile = mechanism
+    result = snakemake(
+        workdir, configfile, REPLACE, "--dry-run", "results/tiny/extract/hps_0@trained/corruptions/fog/severity1.h5", check=False
+    )
+    assert result.returncode != 0
+    assert "corruptions/fog/severity1 is not a perturbation of the mechanism" in result.stdout + result.stderr

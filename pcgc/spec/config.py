@@ -190,12 +190,14 @@ def _semantic_errors(config: Mapping) -> list[str]:
 
 def corruption_errors(config: Mapping) -> list[str]:
     """Unknown families by name (the schema has checked the severities), frost refused with the
-    reason where its textures cannot be had, in `corruptions` and in the sweeps alike; and the
+    reason where its textures cannot be had, in `corruptions`, the sweeps and the mechanism alike; and the
     analysis and its figure naming sets, layers and families that exist. Before any job, never
     skipped later."""
     corruptions = config["corruptions"]
     requested = {"corruptions.families": corruptions["families"] or {}}
     requested |= {f"sweeps.{name}.corruptions": sweep.get("corruptions", {}) for name, sweep in config["sweeps"].items()}
+    if config["mechanism"] is not None:
+        requested["mechanism.corruptions"] = config["mechanism"]["corruptions"]
     messages = []
     for key, families in requested.items():
         for name in families:
@@ -261,10 +263,19 @@ def _corruption_figure_errors(config: Mapping) -> list[str]:
     return messages
 
 
+def _in_catalogue_order(families: Mapping[str, list[int]]) -> list[tuple[str, int]]:
+    return [(name, severity) for name in FAMILIES if name in families for severity in sorted(families[name])]
+
+
 def corruption_branches(config: Mapping) -> list[tuple[str, int]]:
     """Every (family, severity) the configuration corrupts its inputs with, in the catalogue's order."""
-    families = config["corruptions"]["families"] or {}
-    return [(name, severity) for name in FAMILIES if name in families for severity in sorted(families[name])]
+    return _in_catalogue_order(config["corruptions"]["families"] or {})
+
+
+def mechanism_corruptions(config: Mapping) -> list[tuple[str, int]]:
+    """The (family, severity) branches the mechanism runs at, beside its noise levels (catalogue
+    order). Their inputs are built on demand: the family need not be in corruptions.families."""
+    return [] if config["mechanism"] is None else _in_catalogue_order(config["mechanism"]["corruptions"])
 
 
 def analysed_branches(config: Mapping) -> list[tuple[str, int]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,15 @@ def _selected(table: pd.DataFrame, path: Path, method: str, layer: str, metric: 
     return rows.sort_values("timestep")
 
 
+def perturbation_text(perturbation: Mapping[str, Any]) -> str:
+    """A branch's perturbation (its table columns: `sigma`, or `family` and `severity`) in a
+    figure's title."""
+    if "sigma" not in perturbation:
+        return f"{perturbation['family'].replace('_', ' ')}, severity {perturbation['severity']}"
+    sigma = perturbation["sigma"]
+    return "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
+
+
 def figure2(
     summaries: Mapping[str, Path],
     out_paths: Sequence[Path],
@@ -49,9 +58,10 @@ def figure2(
     metric: str,
     parameter: float | None,
     alpha: float,
-    sigma: float,
+    perturbation: Mapping[str, Any],
     error: str,
 ) -> None:
+    """`perturbation`: the branch's columns, `{"sigma": s}` or `{"family": f, "severity": n}`."""
     frames = {}
     for name, path in summaries.items():
         rows = _selected(pd.read_csv(path), path, method, layer, metric, parameter).copy()
@@ -64,11 +74,10 @@ def figure2(
             name, path, metric, means[0], means[-1], len(means) - 1, alpha, marked,
         )
     label = LABELS[metric] + ("" if parameter is None else f" ({METRIC_KINDS[metric].parameter} {parameter:g})")
-    noise = "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
     bars = "bootstrap SD" if error == "boot_sd" else "bootstrap percentile interval"
     plot_iou_over_time(
         frames, out_paths, error=error, significance="significant", ylabel=f"mean {LABELS[metric]}",
-        title=f"{method} at {layer}: {label}, {noise}\nerror bars: {bars}; *: Wilcoxon vs t = 0, Holm p < {alpha:g}",
+        title=f"{method} at {layer}: {label}, {perturbation_text(perturbation)}\nerror bars: {bars}; *: Wilcoxon vs t = 0, Holm p < {alpha:g}",
     )
     table = pd.concat(frames.values(), ignore_index=True)
     table["alpha"] = alpha

@@ -1,17 +1,18 @@
-"""Stage: the mechanism figure at one noise level (`pcgc.figures.mechanism`) and the controls'
-Figure 2 (`pcgc.stages.fig2.figure2`: the score over timesteps per condition, significance against
-t = 0 marked), from the tables of `mechanism_stats` and each condition's bootstrap table."""
+"""Stage: the mechanism figure at one noise level or corruption (`pcgc.figures.mechanism`) and
+the controls' Figure 2 (`pcgc.stages.fig2.figure2`: the score over timesteps per condition,
+significance against t = 0 marked), from the tables of `mechanism_stats` and each condition's
+bootstrap table."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from pcgc.figures.mechanism import plot_mechanism
-from pcgc.stages.fig2 import LABELS, _selected, figure2
+from pcgc.stages.fig2 import LABELS, _selected, figure2, perturbation_text
 
 
 def _of_score(table: pd.DataFrame, metric: str, parameter: float | None) -> pd.DataFrame:
@@ -33,14 +34,14 @@ def figure_mechanism(
     parameter: float | None,
     scatter_timestep: int,
     alpha: float,
-    sigma: float,
+    perturbation: Mapping[str, Any],
     error: str,
 ) -> None:
     """`stats`: the tables of `mechanism_stats` by name; `summaries`: condition -> bootstrap table
-    (`trained` first); Grad-CAM at `layer` (the top one)."""
+    (`trained` first); Grad-CAM at `layer` (the top one); `perturbation`: the branch's columns,
+    `{"sigma": s}` or `{"family": f, "severity": n}`."""
     scores = {name: _selected(pd.read_csv(path), path, "gradcam", layer, metric, parameter) for name, path in summaries.items()}
     label = LABELS[metric] + ("" if parameter is None else f"@{parameter:g}")
-    noise = "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
     plot_mechanism(
         pd.read_csv(stats["recovery"]),
         scores,
@@ -51,9 +52,9 @@ def figure_mechanism(
         score_label=label,
         scatter_timestep=scatter_timestep,
         alpha=alpha,
-        title=f"Grad-CAM at {layer}, {noise}: representation recovery and localisation",
+        title=f"Grad-CAM at {layer}, {perturbation_text(perturbation)}: representation recovery and localisation",
     )
     figure2(
         dict(summaries), controls_paths, controls_table, method="gradcam", layer=layer, metric=metric,
-        parameter=parameter, alpha=alpha, sigma=sigma, error=error,
+        parameter=parameter, alpha=alpha, perturbation=perturbation, error=error,
     )

@@ -1,4 +1,6 @@
-"""Stage: the mechanism's statistics at one noise level (docs/mechanism.md, docs/outputs.md).
+"""Stage: the mechanism's statistics at one noise level or corruption (docs/mechanism.md,
+docs/outputs.md). Every table starts with the perturbation's columns: `sigma`, or `family` and
+`severity`.
 
 Inputs, per condition (`trained` and each control): its extraction file, with `recovery/{reference}`
 [images, T+1, N], and its per-image score table (Grad-CAM on the top layer). Outputs (CSV):
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -82,9 +84,11 @@ def mechanism_statistics(
     resamples: int,
     seed: int,
     confidence: float,
-    sigma: float,
+    perturbation: Mapping[str, Any],
 ) -> None:
-    """Write `out["recovery"]`, `out["controls"]`, `out["link"]` and `out["per_image"]` (module docstring)."""
+    """Write `out["recovery"]`, `out["controls"]`, `out["link"]` and `out["per_image"]` (module
+    docstring). `perturbation`: the branch's columns, `{"sigma": s}` or `{"family": f, "severity": n}`;
+    every extraction must have run at it."""
     if TRAINED not in extractions or set(extractions) != set(scores):
         raise ValueError(f"need the extraction and scores of {TRAINED} and of every control; got {sorted(extractions)} and {sorted(scores)}")
     settings = dict(resamples=resamples, seed=seed, confidence=confidence)
@@ -93,9 +97,9 @@ def mechanism_statistics(
     for condition, path in extractions.items():
         distances, ids = read_recovery(path)
         with open_h5(path) as h5:
-            noise = read_json_attr(h5, "noise", path)
-        if not np.isclose(float(noise["sigma"]), sigma):
-            raise ValueError(f"{path}: extracted at sigma {noise['sigma']}, expected {sigma}")
+            recorded = _recorded_perturbation(h5, path)
+        if not _same_perturbation(recorded, perturbation):
+            raise ValueError(f"{path}: extracted at {recorded}, expected {dict(perturbation)}")
         if image_ids is None:
             image_ids = ids
         elif ids != image_ids:
@@ -165,9 +169,26 @@ def mechanism_statistics(
         "per_image": pd.concat(image_rows, ignore_index=True),
     }
     for name, table in tables.items():
-        table.insert(0, "sigma", sigma)
+        for column, value in reversed(list(perturbation.items())):
+            table.insert(0, column, value)
         with atomic_path(out[name]) as tmp:
             table.to_csv(tmp, index=False)
+
+
+def _recorded_perturbation(h5: Any, path: Path) -> dict[str, Any]:
+    """The columns of the perturbation an extraction ran at, from its attributes."""
+    if "noise" in h5.attrs:
+        return {"sigma": float(read_json_attr(h5, "noise", path)["sigma"])}
+    corruption = read_json_attr(h5, "corruption", path)
+    return {"family": corruption["family"], "severity": int(corruption["severity"])}
+
+
+def _same_perturbation(recorded: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
+    if recorded.keys() != expected.keys():
+        return False
+    if "sigma" in recorded:
+        return bool(np.isclose(recorded["sigma"], float(expected["sigma"])))
+    return dict(recorded) == dict(expected)
 
 
 def _chosen(matrices: Mapping[tuple[str, float | None], pd.DataFrame], metric: str, parameter: float | None, where: Path) -> pd.DataFrame:
