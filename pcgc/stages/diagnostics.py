@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 from pcgc.analysis.convergence import convergence_table
 from pcgc.figures.diagnostics import plot_convergence
 from pcgc.spec.perturbations import Perturbation
+from pcgc.stages.fig2 import perturbation_text
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,7 @@ def diagnostics_figure(
         hyperparameter_set, inputs.label, table["top1_accuracy"].iloc[0], last["top1_accuracy"], int(last["timestep"]),
         last["representation_change"], table["iou"].iloc[0], last["iou"],
     )
-    if inputs.is_noise:
-        shown = "clean images" if inputs.sigma == 0 else f"Gaussian noise $\\sigma$ = {inputs.sigma:g}"
-    else:
-        shown = inputs.describe()
     plot_convergence(
-        table, out_paths, title=f"Convergence of the dynamics: {hyperparameter_set}, {shown}",
+        table, out_paths, title=f"Convergence of the dynamics: {hyperparameter_set}, {perturbation_text(perturbation)}",
         iou_label=f"mean IoU\n(Grad-CAM, top layer, threshold {threshold:g})",
     )

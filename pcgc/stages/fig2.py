@@ -14,6 +14,7 @@ import pandas as pd
 
 from pcgc.figures.fig2 import plot_iou_over_time
 from pcgc.spec.metrics import METRIC_KINDS
+from pcgc.spec.perturbations import Perturbation
 from pcgc.storage.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,11 @@ def _selected(table: pd.DataFrame, path: Path, method: str, layer: str, metric: 
 
 def perturbation_text(perturbation: Mapping[str, Any]) -> str:
     """A branch's perturbation (its table columns: `sigma`, or `family` and `severity`) in a
-    figure's title."""
-    if "sigma" not in perturbation:
-        return f"{perturbation['family'].replace('_', ' ')}, severity {perturbation['severity']}"
-    sigma = perturbation["sigma"]
-    return "clean images" if sigma == 0 else f"Gaussian noise $\\sigma$ = {sigma:g}"
+    figure's title: `Perturbation.describe`, with sigma in mathtext as the figures have always drawn it."""
+    inputs = Perturbation(**perturbation)
+    if inputs.is_noise and inputs.sigma != 0:
+        return f"Gaussian noise $\\sigma$ = {inputs.sigma:g}"
+    return inputs.describe()
 
 
 def figure2(
