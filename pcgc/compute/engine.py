@@ -304,7 +304,9 @@ class Engine:
         with computing_in(self.precision, self.device):
             # Only the predictors run here: the backbone's part of t = 0 is the start's.
             initial = dynamics.initial_state(x, shared_plan, start.feedforward)
-            clean_initial = dynamics.initial_state(clean, shared_plan, start.clean_feedforward) if separate_clean else None
+            clean_initial = None
+            if separate_clean:
+                clean_initial = dynamics.initial_state(clean, shared_plan, start.clean_feedforward)
         first = replace(start.first, errors=initial.errors.float())
 
         per_batch = self.configurations_per_batch(images)

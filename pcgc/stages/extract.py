@@ -9,7 +9,8 @@ everything the numbers depend on. The numbers come from `pcgc.compute.engine.Eng
 A `condition` other than the real dynamics runs a control of `pcgc.spec.controls` (docs/mechanism.md)
 through the same engine; `recovery` adds, per image, timestep and PCoder, the correlation distance
 of the representation to the clean run's (`recovery/{reference}`), for which the clean inputs
-(noise level 0) are read beside the perturbed ones.
+(noise level 0) are read beside the perturbed ones. `extract_conditions` writes several conditions'
+files in one job, computing each image batch's t = 0 once for all of them (`pcgc.compute.engine.Start`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from tqdm import tqdm
 
 from pcgc.compute.batching import engine_probe, resolve_batch_size
 from pcgc.compute.cam import CamRequest
+from pcgc.compute.controls import Condition
 from pcgc.compute.controls import condition as control_condition
-from pcgc.compute.engine import Engine
+from pcgc.compute.engine import Engine, Start
 from pcgc.compute.recovery import RECOVERY_REFERENCES
 from pcgc.spec.controls import TRAINED, batch_bounds, feedback_partners
 from pcgc.spec.hyperparameters import HyperParameters
@@ -153,9 +155,11 @@ class _Output:
 
 
 class _OutputFile:
-    """An output being written: its datasets, created as the first batch arrives, and its kept batches."""
+    """An output being written: its datasets (the maps' created as the first batch arrives) and its kept batches."""
 
-    def __init__(self, out: h5py.File, store: BatchStore, count: int, states: int, num_pcoders: int, request: CamRequest, recovery: Sequence[str]):
+    def __init__(
+        self, out: h5py.File, store: BatchStore, count: int, states: int, num_pcoders: int, request: CamRequest, recovery: Sequence[str]
+    ) -> None:
         self.out, self.store, self.request = out, store, request
         self.count, self.states = count, states
         self.arrays = {
@@ -276,29 +280,21 @@ def _extract(
                     missing = [k for k, batch in enumerate(batches) if batch is None]
                     if missing:
                         x = torch.from_numpy(rows.read(source["inputs"], start, stop)).to(torch_device)
+                        clean = None
+                        if clean_source is not None:
+                            clean = torch.from_numpy(rows.read(clean_source["inputs"], start, stop)).to(torch_device)
                         cam_targets = torch.from_numpy(cam_target[start:stop]).to(torch_device)
-                        clean = None if clean_source is None else torch.from_numpy(rows.read(clean_source["inputs"], start, stop)).to(torch_device)
+                        partner = None if partners is None else torch.tensor(partners[start:stop], device=torch_device) - start
                         shared = None  # t = 0 without the predictors: the same under every condition
                         for k in missing:
-                            run = runs[k]
-                            partner = None
-                            if run.shuffled_feedback:
-                                partner = torch.tensor(partners[start:stop], device=torch_device) - start
                             # One configuration: a device batch is exactly this image batch, no padding.
                             engine = Engine(
-                                run.dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision,
+                                runs[k].dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision,
                                 cams=request, recovery=recovery,
                             )
                             if shared is None:
                                 shared = engine.start(x, cam_targets, clean)
-                            (result,) = engine.run(
-                                x, cam_targets, [run.hyperparameters], timesteps, clean=clean, feedback_partner=partner, start=shared
-                            )
-                            batches[k] = HostCopy(
-                                {name: getattr(result, name) for name in BATCH_ARRAYS}
-                                | {_batch_key(*key): raw for key, raw in result.cams.items()}
-                                | {_recovery_key(reference): d for reference, d in result.recovery.items()}
-                            )
+                            batches[k] = _batch_arrays(engine, shared, runs[k], timesteps, partner)
                     for output, batch in zip(written, batches):
                         writer.submit(output.write, start, stop, batch)
                     progress.update(stop - start)
@@ -334,6 +330,19 @@ def _extract(
     log.info(
         "%d images x %d states x %d condition(s) in %.1f s (%.1f image-timesteps/s on %s)",
         count, states, len(outputs), seconds, count * states * len(outputs) / seconds, torch_device,
+    )
+
+
+def _batch_arrays(engine: Engine, start: Start, run: Condition, timesteps: int, partner: torch.Tensor | None) -> HostCopy:
+    """One condition's arrays of an image batch, from the batch's shared t = 0 `start`."""
+    (result,) = engine.run(
+        start.x, start.targets, [run.hyperparameters], timesteps, clean=start.clean,
+        feedback_partner=partner if run.shuffled_feedback else None, start=start,
+    )
+    return HostCopy(
+        {name: getattr(result, name) for name in BATCH_ARRAYS}
+        | {_batch_key(*key): raw for key, raw in result.cams.items()}
+        | {_recovery_key(reference): d for reference, d in result.recovery.items()}
     )
 
 
