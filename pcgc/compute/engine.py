@@ -8,14 +8,15 @@ nothing more than one backward pass through the head per timestep.
 
 For a batch of images the t = 0 state (the plain feedforward pass), its CAMs and its logits
 are computed once and shared by every configuration (t = 0 does not depend on the coefficients).
+Configurations are then grouped by the work they need (`WorkPlan.signature`: which PCoders are
+frozen, which predictors and gradients run) and stacked, configuration x image, into device
+batches of `batch_size` rows.
+
 The part of t = 0 that the predictors do not enter (the backbone's pass on the perturbed and the
 clean images, the CAMs, logits and classes read from it: a `Start`) can also be shared by several
 runs, of engines whose networks share the backbone, as the controls of the mechanism do
 (`Engine.start`, `run(start=...)`): only each run's predictors then run at t = 0, and every number
 is what the run computes on its own.
-Configurations are then grouped by the work they need (`WorkPlan.signature`: which PCoders are
-frozen, which predictors and gradients run) and stacked, configuration x image, into device
-batches of `batch_size` rows.
 
 Every device batch has the same shape, whatever the number of configurations: the last batch of a
 group is padded with copies of its last configuration (and the padding dropped). Kernels may pick
