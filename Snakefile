@@ -9,7 +9,8 @@
            -> sweep_chunk (per sweep x sigma or corruption x chunk) -> sweep_merge -> sweep_summary
                 -> fig3, fig4 (noise levels), fig4_corruptions (per family)
            -> fig1_cams -> fig1
-           -> extract as {set}@{condition} (mechanism) -> score -> bootstrap -> mechanism_stats -> fig_mechanism
+           -> extract_conditions (mechanism: every {set}@{condition} in one job, t = 0 shared) -> score -> bootstrap
+                -> mechanism_stats -> fig_mechanism
 
 A branch's files are named by its perturbation: `sigma{s}` for a noise level,
 `corruptions/{family}/severity{n}` for a corruption (pcgc.spec.perturbations).

@@ -10,9 +10,12 @@ ANALYSED = [Perturbation.corruption(family, severity) for family, severity in an
 CORRUPTION_SETS = [] if CORRUPTION_ANALYSIS is None or not ANALYSED else CORRUPTION_ANALYSIS["hyperparameter_sets"]
 
 
+SET_NAME = "[A-Za-z0-9_-]+"
+
+
 wildcard_constraints:
     # A named set, or `{set}@{condition}`: the set under a condition of the mechanism (rules/mechanism.smk).
-    hps="[A-Za-z0-9_-]+(@[a-z_]+)?",
+    hps=f"{SET_NAME}(@[a-z_]+)?",
     sigma="[0-9.e+-]+",
     # What degrades a branch's inputs: `sigma{s}` or `corruptions/{family}/severity{n}` (pcgc.spec.perturbations).
     perturbation=PERTURBATION_WILDCARD,
@@ -171,61 +174,35 @@ def condition_name(condition):
     return f"{MECHANISM['hyperparameter_set']}@{condition}"
 
 
-def set_and_condition(wildcards):
-    """(set name, condition or None) of an extraction's `hps` wildcard; a condition must be one
-    the mechanism section runs, at one of its noise levels or corruptions; a plain corruption
+def extraction_set(wildcards):
+    """The named set a plain extraction runs (a condition's run in extract_conditions); a corruption
     branch runs a set of corruptions.analysis."""
-    name, _, condition = wildcards.hps.partition("@")
-    perturbation = perturbation_of(wildcards)
-    if not perturbation.is_noise and not condition and name not in CORRUPTION_SETS:
+    if not perturbation_of(wildcards).is_noise and wildcards.hps not in CORRUPTION_SETS:
         raise WorkflowError(
             f"{wildcards.hps}/{wildcards.perturbation}: the corruption branches run the sets of "
             f"corruptions.analysis.hyperparameter_sets ({CORRUPTION_SETS}), or a condition of the mechanism"
         )
-    if not condition:
-        return name, None
-    if MECHANISM is None or name != MECHANISM["hyperparameter_set"] or condition not in mechanism_conditions():
-        raise WorkflowError(
-            f"{wildcards.hps}: not a condition of the mechanism section "
-            f"({[condition_name(c) for c in mechanism_conditions()] if MECHANISM else 'mechanism: null'})"
-        )
-    mechanism_perturbation(wildcards)
-    return name, condition
+    return wildcards.hps
 
 
 def extraction_hyperparameters(wildcards):
-    return config["hyperparameters"][set_and_condition(wildcards)[0]]
-
-
-def extraction_condition(wildcards):
-    """What a condition's extraction runs beyond the set (None for a plain extraction)."""
-    _, condition = set_and_condition(wildcards)
-    if condition is None:
-        return None
-    return {
-        "condition": condition,
-        # Only the controls that draw from it: a new seed reruns nothing else.
-        "seed": MECHANISM["seed"] if condition in ("random_feedback", "shuffled_feedback") else None,
-        "shuffle_group": MECHANISM["shuffle_group"] if condition == "shuffled_feedback" else None,
-        "recovery": MECHANISM["recovery"],
-    }
+    return config["hyperparameters"][extraction_set(wildcards)]
 
 
 def extraction_cam(wildcards):
-    if set_and_condition(wildcards)[1] is not None:
-        return MECHANISM_CAM
     return config["cam"] if perturbation_of(wildcards).is_noise else CORRUPTION_ANALYSIS["cam"]
 
 
 def extraction_images(wildcards):
-    """The images an extraction runs: all selected ones (None), or a seeded subset: the
-    mechanism's for a condition, corruptions.analysis's for a corruption branch."""
-    if set_and_condition(wildcards)[1] is not None:
-        n_images = MECHANISM["n_images"]
-    elif not perturbation_of(wildcards).is_noise:
-        n_images = CORRUPTION_ANALYSIS["images"]
-    else:
+    """The images an extraction runs: all selected ones (None), or corruptions.analysis's seeded
+    subset for a corruption branch."""
+    if perturbation_of(wildcards).is_noise:
         return None
+    return image_subset_param(CORRUPTION_ANALYSIS["images"])
+
+
+def image_subset_param(n_images):
+    """`all` (None) or a seeded subset of n_images of the selected images (seed: selection.seed)."""
     return None if n_images == "all" else {"n_images": n_images, "seed": config["selection"]["seed"]}
 
 
@@ -233,13 +210,6 @@ def extraction_size(wildcards):
     """The network work of one extraction: its images (all selected, or its subset), every state."""
     subset = extraction_images(wildcards)
     return JobSize(config["selection"]["n_images"] if subset is None else subset["n_images"], STATES)
-
-
-def clean_inputs(wildcards):
-    """A condition's extraction also reads the clean inputs (its representation recovery)."""
-    if set_and_condition(wildcards)[1] is None:
-        return {}
-    return {"clean": f"{RESULTS}/inputs/sigma{sigma_label(0.0)}.h5"}
 
 
 # The top layer's name in the score tables (Grad-CAM on `top` is stored under it).
@@ -278,6 +248,23 @@ def mechanism_perturbation(wildcards):
             f"(mechanism.sigmas {MECHANISM['sigmas']}, mechanism.corruptions {MECHANISM['corruptions']})"
         )
     return perturbation
+
+
+def mechanism_inputs(wildcards):
+    """The perturbed inputs of the mechanism's branch (refused where the mechanism does not run
+    it), and the clean ones (sigma 0) its representation recovery compares them with."""
+    mechanism_perturbation(wildcards)
+    return {
+        "inputs": f"{RESULTS}/inputs/{wildcards.perturbation}.h5",
+        "clean": f"{RESULTS}/inputs/sigma{sigma_label(0.0)}.h5",
+    }
+
+
+def mechanism_extraction_size(wildcards):
+    """The network work of the conditions' extraction: every condition on the mechanism's images."""
+    subset = image_subset_param(MECHANISM["n_images"])
+    images = config["selection"]["n_images"] if subset is None else subset["n_images"]
+    return JobSize(images, STATES, len(mechanism_conditions()))
 
 
 def mechanism_perturbation_columns(wildcards):

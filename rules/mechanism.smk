@@ -1,6 +1,7 @@
 # Why the maps move (docs/mechanism.md): representation recovery and the feedback controls. Each
-# condition runs through extract, score and bootstrap as the set `{hyperparameter_set}@{condition}`
-# (rules/common.smk); these rules compare them with the real dynamics and draw the figures.
+# condition runs as the set `{hyperparameter_set}@{condition}`: every condition's extraction in one
+# job (extract_conditions, rules/extract.smk), then score and bootstrap each; these rules compare
+# them with the real dynamics and draw the figures.
 
 if MECHANISM is not None:
 

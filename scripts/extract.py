@@ -1,4 +1,4 @@
-"""Snakemake job: dynamics + the configured CAMs at every timestep for one hyperparameter set and noise level."""
+"""Snakemake job: dynamics + the configured CAMs at every timestep for one hyperparameter set and perturbation."""
 
 from pathlib import Path
 
@@ -22,21 +22,7 @@ def main() -> None:
         cams=snakemake.params.cam,
         config=snakemake.config,
         images=None if snakemake.params.images is None else ImageSubset(**snakemake.params.images),
-        **condition_arguments(snakemake.params.condition, snakemake.input),
     )
-
-
-def condition_arguments(condition, inputs) -> dict:
-    """A mechanism condition's arguments (rules/common.smk, extraction_condition); none for a plain set."""
-    if condition is None:
-        return {}
-    return {
-        "condition": condition["condition"],
-        "control_seed": 0 if condition["seed"] is None else condition["seed"],
-        "shuffle_group": condition["shuffle_group"],
-        "recovery": condition["recovery"],
-        "clean_inputs_h5": Path(inputs.clean),
-    }
 
 
 run_job(snakemake, main)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from benchmarks.reference_cam import grad_cam
+from pcgc.compute.cam import CamRequest
 from pcgc.compute.dynamics import Coefficients, PCDynamics
 from pcgc.compute.engine import Engine
 from pcgc.spec.hyperparameters import HyperParameters
@@ -105,3 +106,37 @@ def test_bad_arguments_are_refused(setting):
         next(Engine(dynamics, batch_size=3, diagnostics=False).run(x, targets, [], 2))
     with pytest.raises(ValueError, match="one Grad-CAM target per image"):
         next(Engine(dynamics, batch_size=3, diagnostics=False).run(x, targets[:2], CONFIGURATIONS, 2))
+
+
+def test_a_start_is_shared_by_runs_of_engines_with_the_same_backbone(setting):
+    from pcgc.compute.controls import randomized_predictors
+
+    dynamics, x, targets = setting
+    random = PCDynamics(randomized_predictors(dynamics.net, seed=1))
+    engines = [Engine(d, batch_size=3, diagnostics=True) for d in (dynamics, random)]
+    start = engines[0].start(x, targets)
+    for engine in engines:
+        for configurations in (CONFIGURATIONS[:1], CONFIGURATIONS[4:]):
+            shared = list(engine.run(x, targets, configurations, 2, start=start))
+            alone = list(engine.run(x, targets, configurations, 2))
+            for a, b in zip(shared, alone):
+                for name in ("cam_raw", "target_logit", "top1", "prediction_error", "representation_change"):
+                    assert torch.equal(getattr(a, name).nan_to_num(7), getattr(b, name).nan_to_num(7)), name
+    # The trained and the random predictors' t = 0 errors differ: they are each run's own.
+    trained, randomised = (next(e.run(x, targets, CONFIGURATIONS[:1], 1, start=start)) for e in engines)
+    assert not torch.equal(trained.prediction_error[:, 0], randomised.prediction_error[:, 0])
+    assert torch.equal(trained.cam_raw[:, 0], randomised.cam_raw[:, 0])
+
+
+def test_a_start_of_other_inputs_or_another_backbone_is_refused(setting):
+    dynamics, x, targets = setting
+    engine = Engine(dynamics, batch_size=3, diagnostics=True)
+    start = engine.start(x, targets)
+    with pytest.raises(ValueError, match="very inputs"):
+        next(engine.run(x.clone(), targets, CONFIGURATIONS[:1], 1, start=start))
+    other = PCDynamics(random_mini(12, 6))  # another backbone
+    with pytest.raises(ValueError, match="same backbone"):
+        next(Engine(other, batch_size=3, diagnostics=True).run(x, targets, CONFIGURATIONS[:1], 1, start=start))
+    with pytest.raises(ValueError, match="same backbone"):  # other maps
+        cams = CamRequest.from_config({"methods": ["gradcam"], "layers": ["pcoder2"]}, 5)
+        next(Engine(dynamics, batch_size=3, diagnostics=True, cams=cams).run(x, targets, CONFIGURATIONS[:1], 1, start=start))

@@ -80,7 +80,7 @@ def test_the_network_rules_carry_the_resources_and_the_others_do_not(tmp_path):
     config["resources"].update(cpus=3, mem_mb=7000, gpu_model="h100")
     result = snakemake(workdir, write_config(workdir, config), "--dry-run")
     output = result.stdout + result.stderr
-    for rule in ("extract", "sweep_chunk", "fig1_cams"):
+    for rule in ("extract", "extract_conditions", "sweep_chunk", "fig1_cams"):
         lines = job_resources(output, rule)
         assert lines and all("gpu=1" in l and "gpu_model=h100" in l and "cpus_per_gpu=3" in l and "mem_mb=7000" in l for l in lines), rule
     for rule in ("demo_world", "train_demo", "score", "bootstrap", "fig2"):

@@ -10,13 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pcgc.compute.dynamics import PCDynamics
+from pcgc.compute.engine import Engine
 from pcgc.data.noise import make_inputs
 from pcgc.spec.controls import CONDITIONS
 from pcgc.spec.hyperparameters import HyperParameters
 from pcgc.spec.metrics import configured_scores
 from pcgc.spec.sweeps import image_subset
 from pcgc.stages.bootstrap import summarize
-from pcgc.stages.extract import ImageSubset, extract
+from pcgc.stages.extract import ImageSubset, extract, extract_conditions
 from pcgc.stages.fig_mechanism import figure_mechanism
 from pcgc.stages.mechanism_stats import mechanism_statistics
 from pcgc.stages.score import score_extraction
@@ -52,6 +54,15 @@ def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mechanism")
     files = write_stage_inputs(folder, random_mini(6, 5), count=COUNT)
     return {**files, "noisy": write_noisy(files, folder, SIGMA), "folder": folder}
+
+
+def h5_contents(path: Path) -> dict:
+    """Every dataset's values and every attribute of an HDF5 file, by name."""
+    out = {}
+    with h5py.File(path) as h5:
+        h5.visititems(lambda name, node: out.__setitem__(name, node[()]) if isinstance(node, h5py.Dataset) else None)
+        out.update({f"@{key}": value for key, value in h5.attrs.items()})
+    return out
 
 
 def run_condition(files, condition: str, batch_size: int, out: Path, recovery=("same_t", "clean_t0")) -> Path:
@@ -93,6 +104,65 @@ def test_each_condition_records_what_it_ran(extractions):
                 # t = 0 is the backbone's: shared; later the maps differ from the real dynamics'.
                 np.testing.assert_array_equal(h5["cams/gradcam/pcoder5"][:, 0], trained["cams/gradcam/pcoder5"][:, 0])
                 assert not np.allclose(h5["cams/gradcam/pcoder5"][:, -1], trained["cams/gradcam/pcoder5"][:, -1])
+
+
+def run_conditions(files, folder: Path, batch_size: int = 4) -> dict[str, Path]:
+    outputs = {c: folder / f"joint_{c}.h5" for c in CONDITIONS}
+    extract_conditions(
+        stage_network({**files, "inputs": files["noisy"]}), hps_name="hps_0", hps=HPS, outputs=outputs, timesteps=TIMESTEPS,
+        batch_size=batch_size, cams=CAM, control_seed=0, shuffle_group=4, recovery=("same_t", "clean_t0"),
+        clean_inputs_h5=files["inputs"],
+    )
+    return outputs
+
+
+def counting(monkeypatch, cls, name: str, fail_at: int | None = None) -> list:
+    """Count the calls of cls.name (and raise at call `fail_at`, 1-based)."""
+    calls, original = [], getattr(cls, name)
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == fail_at:
+            raise RuntimeError("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+def test_one_job_of_every_condition_shares_t0_and_equals_the_separate_jobs(files, extractions, tmp_path, monkeypatch):
+    feedforward = counting(monkeypatch, PCDynamics, "feedforward")
+    outputs = run_conditions(files, tmp_path)
+    # Three image batches (4, 4, 2 images), each: one feedforward pass of the noisy images and one
+    # of the clean ones, for all four conditions (separately: one of each per condition).
+    assert len(feedforward) == 3 * 2
+    for condition, path in outputs.items():
+        joint, alone = h5_contents(path), h5_contents(extractions[condition])
+        assert sorted(joint) == sorted(alone), condition
+        for name, value in alone.items():  # every dataset and attribute, to the bit
+            np.testing.assert_array_equal(joint[name], value, err_msg=f"{condition}: {name}")
+        assert not path.with_name(path.name + ".batches").exists()
+
+
+def test_a_killed_job_of_every_condition_resumes_what_each_condition_lacks(files, extractions, tmp_path, monkeypatch):
+    # Killed in the second image batch: the first is kept for every condition.
+    with monkeypatch.context() as patch:
+        counting(patch, Engine, "run", fail_at=6)
+        with pytest.raises(RuntimeError, match="killed"):
+            run_conditions(files, tmp_path)
+    kept = {c: sorted(p.name for p in (tmp_path / f"joint_{c}.h5.batches").glob("*.npz")) for c in CONDITIONS}
+    assert kept == {c: ["images00000000-00000004.npz"] for c in CONDITIONS}
+    assert not any(tmp_path.glob("joint_*.h5"))  # no output looks complete
+    # One condition lost its batch: the rerun computes it alone in the first batch, with a t = 0
+    # its own (random) network shares, then every condition in the two others.
+    (tmp_path / "joint_random_feedback.h5.batches/images00000000-00000004.npz").unlink()
+    runs = counting(monkeypatch, Engine, "run")
+    outputs = run_conditions(files, tmp_path)
+    assert len(runs) == 1 + 2 * len(CONDITIONS)
+    for condition, path in outputs.items():
+        joint, alone = h5_contents(path), h5_contents(extractions[condition])
+        for name, value in alone.items():
+            np.testing.assert_array_equal(joint[name], value, err_msg=f"{condition}: {name}")
 
 
 def test_the_shuffled_control_does_not_depend_on_the_batch_size(files, extractions):

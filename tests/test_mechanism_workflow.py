@@ -39,7 +39,7 @@ def run(tmp_path_factory, tiny_workflow):
     config["mechanism"]["corruptions"] = {"contrast": [4]}
     configfile = write_config(workdir, config)
     assert planned_jobs(workdir, configfile, *TARGETS) == {
-        "corrupted_inputs": 1, "extract": 4, "score": 4, "bootstrap": 4, "mechanism_stats": 1, "fig_mechanism": 1
+        "corrupted_inputs": 1, "extract_conditions": 1, "score": 4, "bootstrap": 4, "mechanism_stats": 1, "fig_mechanism": 1
     }
     # (A flag before the targets: --configfile takes every word up to the next option.)
     snakemake(workdir, configfile, "--printshellcmds", *TARGETS)

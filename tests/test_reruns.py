@@ -175,7 +175,8 @@ def test_the_pvgg16_builder_reruns_what_builds_pvgg16(imagenet_s):
 
 # -- the mechanism (rules/mechanism.smk) ---------------------------------------------------------
 
-MECHANISM_BRANCH = {"extract": 4, "score": 4, "bootstrap": 4, "mechanism_stats": 1, "fig_mechanism": 1}
+# One job extracts every condition (they share t = 0); each is scored and bootstrapped on its own.
+MECHANISM_BRANCH = {"extract_conditions": 1, "score": 4, "bootstrap": 4, "mechanism_stats": 1, "fig_mechanism": 1}
 
 
 @pytest.fixture(scope="module")
@@ -206,20 +207,17 @@ def test_the_mechanism_is_a_branch_of_its_own(mechanism):
 
 def test_each_mechanism_setting_reruns_only_what_reads_it(mechanism):
     workdir, _ = mechanism
-    # The seed: the two controls that draw from it, and what follows them.
-    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(seed=5)) == {
-        "extract": 2, "score": 2, "bootstrap": 2, "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
-    }
-    # The shuffled control's groups: that control only.
-    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(shuffle_group=2)) == {
-        "extract": 1, "score": 1, "bootstrap": 1, "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
-    }
-    # The references of the recovery: every condition's extraction.
-    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(recovery=["same_t"])) == {**MECHANISM_BRANCH, "all": 1}
-    # A control fewer: the tables and the figure; the score drawn or the marks: the tables and the figure, or the figure.
-    assert mechanism_plan(workdir, lambda c: c["mechanism"].update(controls=["no_feedback"])) == {
-        "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
-    }
+    # The seed, the shuffled control's groups, the references of the recovery: the conditions'
+    # job, which runs them all, and what follows it.
+    for setting in ({"seed": 5}, {"shuffle_group": 2}, {"recovery": ["same_t"]}):
+        assert mechanism_plan(workdir, lambda c: c["mechanism"].update(setting)) == {**MECHANISM_BRANCH, "all": 1}, setting
+    # Controls fewer: the tables and the figure (the other conditions' files would not change:
+    # their image batches are whole shuffle groups with or without the shuffled control).
+    for controls in (["no_feedback"], ["shuffled_feedback"]):
+        assert mechanism_plan(workdir, lambda c: c["mechanism"].update(controls=controls)) == {
+            "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
+        }, controls
+    # The score drawn or the marks: the tables and the figure, or the figure.
     assert mechanism_plan(workdir, lambda c: c["mechanism"].update(metric="auroc", parameter=None)) == {
         "mechanism_stats": 1, "fig_mechanism": 1, "all": 1
     }
@@ -259,12 +257,12 @@ def test_a_mechanism_corruption_runs_its_conditions_beside_the_clean_inputs(mech
     # Only the new branch: its inputs (contrast is not in corruptions.families), the four
     # conditions' extractions and what follows them; the noise branch at sigma 0.3 stays as it was.
     assert sorted(rule for rule, _, _ in jobs) == sorted(
-        ["corrupted_inputs", *["extract", "score", "bootstrap"] * 4, "mechanism_stats", "fig_mechanism", "all"]
+        ["corrupted_inputs", "extract_conditions", *["score", "bootstrap"] * 4, "mechanism_stats", "fig_mechanism", "all"]
     )
-    extractions = {tuple(outputs)[0]: inputs for rule, inputs, outputs in jobs if rule == "extract"}
-    assert set(extractions) == {f"{results}/extract/hps_0@{c}/{CONTRAST}.h5" for c in MECHANISM_CONDITIONS}
-    for inputs in extractions.values():  # the perturbed inputs and, for recovery, the clean ones
-        assert {f"{results}/inputs/{CONTRAST}.h5", f"{results}/inputs/sigma0.h5"} <= inputs
+    ((inputs, outputs),) = [(inputs, outputs) for rule, inputs, outputs in jobs if rule == "extract_conditions"]
+    assert outputs == {f"{results}/extract/hps_0@{c}/{CONTRAST}.h5" for c in MECHANISM_CONDITIONS}
+    # the perturbed inputs and, for recovery, the clean ones
+    assert {f"{results}/inputs/{CONTRAST}.h5", f"{results}/inputs/sigma0.h5"} <= inputs
     figures = next(outputs for rule, _, outputs in jobs if rule == "fig_mechanism")
     assert figures == {
         f"{results}/figures/mechanism/{CONTRAST}.png", f"{results}/figures/mechanism/{CONTRAST}.pdf",

@@ -151,7 +151,7 @@ def test_the_workflow_files_import_only_the_parse_time_tiers():
 # checkpoints. Every other job is a table, a figure or a file: importing torch would add about two
 # seconds to each of its start-ups (a sweep grid or a large configuration runs hundreds of them).
 TORCH_SCRIPTS = {
-    "corrupted_inputs", "extract", "fetch_weights", "fig1_cams", "score", "select_images", "sweep_chunk", "train_demo",
+    "corrupted_inputs", "extract", "extract_conditions", "fetch_weights", "fig1_cams", "score", "select_images", "sweep_chunk", "train_demo",
 }
 
 

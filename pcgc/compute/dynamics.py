@@ -283,17 +283,34 @@ class PCDynamics:
     # -- timesteps ----------------------------------------------------------------------------
 
     @torch.no_grad()
-    def initial_state(self, x: torch.Tensor, plan: WorkPlan | None = None) -> DynamicsState:
+    def feedforward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every PCoder's t = 0 representation: the backbone's plain feedforward pass on x."""
+        reps = []
+        below = x
+        for stage in self.net.stages:
+            below = stage(below)
+            reps.append(below)
+        return tuple(reps)
+
+    @torch.no_grad()
+    def initial_state(
+        self, x: torch.Tensor, plan: WorkPlan | None = None, feedforward: Sequence[torch.Tensor] | None = None
+    ) -> DynamicsState:
         """t = 0: the plain feedforward pass, each PCoder's rep set to its drive.
 
         The plan says which predictions and error gradients later steps need (a union of plans
-        when the state is shared, see `WorkPlan.union`); by default all are computed.
+        when the state is shared, see `WorkPlan.union`); by default all are computed. `feedforward`,
+        `self.feedforward(x)` computed before (by this network or one with the same backbone, e.g.
+        a control's), skips the backbone: only the predictors run.
         """
         count = self.net.num_pcoders
+        if feedforward is None:
+            feedforward = self.feedforward(x)
+        elif len(feedforward) != count:
+            raise ValueError(f"{len(feedforward)} feedforward representations given for {count} PCoders")
         reps, predictions, gradients, errors = [], [], [], []
         below = x
-        for n, stage in enumerate(self.net.stages):
-            rep = stage(below)
+        for n, rep in enumerate(feedforward):
             if plan is None or plan.prediction[n] or plan.gradient[n]:
                 prediction, error, gradient = self._predict(n, rep, below, plan is None or plan.gradient[n])
             else:

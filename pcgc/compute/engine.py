@@ -12,6 +12,12 @@ Configurations are then grouped by the work they need (`WorkPlan.signature`: whi
 frozen, which predictors and gradients run) and stacked, configuration x image, into device
 batches of `batch_size` rows.
 
+The part of t = 0 that the predictors do not enter (the backbone's pass on the perturbed and the
+clean images, the CAMs, logits and classes read from it: a `Start`) can also be shared by several
+runs, of engines whose networks share the backbone, as the controls of the mechanism do
+(`Engine.start`, `run(start=...)`): only each run's predictors then run at t = 0, and every number
+is what the run computes on its own.
+
 Every device batch has the same shape, whatever the number of configurations: the last batch of a
 group is padded with copies of its last configuration (and the padding dropped). Kernels may pick
 a different algorithm for a different batch shape, which changes results in the last bits; with a
@@ -136,6 +142,29 @@ class _Timestep:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class Start:
+    """The part of an image batch's t = 0 that no predictor enters (`Engine.start`): shared by the
+    runs of every engine with the same backbone, CAM request and precision."""
+
+    x: torch.Tensor
+    targets: torch.Tensor
+    clean: torch.Tensor | None
+    feedforward: tuple[torch.Tensor, ...]
+    """Every PCoder's t = 0 representation of x (`PCDynamics.feedforward`)."""
+    clean_feedforward: tuple[torch.Tensor, ...] | None
+    """The same of the clean inputs; None without them, or when they are x itself."""
+    first: _Timestep
+    """The t = 0 maps, logits and classes; its errors are placeholders (each run's predictors')."""
+    made_for: tuple
+    """`Engine._start_key` of the engine that made it."""
+
+
+def _backbone_key(net: torch.nn.Module) -> tuple[int, ...]:
+    """The backbone's tensors by identity: a control's network shares them, not copies."""
+    return tuple(id(t) for t in (*net.backbone.parameters(), *net.backbone.buffers()))
+
+
 class Engine:
     """Runs configurations x images through the dynamics, with the CAMs of `cams` (default:
     Grad-CAM on the top representation) at every timestep.
@@ -180,6 +209,8 @@ class Engine:
         # Lower layers need the graph of the stages above them, the head layer the head's in two
         # parts; the top one only the head's.
         self._graph_layers = tuple(layer for layer in self.cams.layers if layer != top)
+        # Who may share a Start: the same backbone's numbers, the same maps, the same precision.
+        self._start_key = (_backbone_key(net), self.cams, precision)
 
     def configurations_per_batch(self, images: int) -> int:
         return max(1, self.batch_size // images)
@@ -199,6 +230,28 @@ class Engine:
         its order: what a resumed job needs to know which batches it still lacks."""
         return self._blocks(self._plans(configurations), images)
 
+    def start(self, x: torch.Tensor, targets: torch.Tensor, clean: torch.Tensor | None = None) -> Start:
+        """The predictor-free part of t = 0 on the image batch `x` (and its `clean` originals):
+        what `run(..., start=...)` of this engine, or of another with the same backbone, CAM
+        request and precision, takes instead of computing it again."""
+        if targets.shape != (x.shape[0],):
+            raise ValueError(f"need one Grad-CAM target per image: got shape {tuple(targets.shape)} for {x.shape[0]} images")
+        if clean is not None and clean.shape != x.shape:
+            raise ValueError(f"clean inputs of shape {tuple(clean.shape)} for perturbed inputs of shape {tuple(x.shape)}")
+        dynamics = self.dynamics
+        # sigma = 0: the perturbed run is the clean run, so its own trajectory is reused.
+        separate_clean = clean is not None and not torch.equal(clean, x)
+        with computing_in(self.precision, self.device):
+            feedforward = dynamics.feedforward(x)
+            bare = DynamicsState(
+                0, feedforward, (None,) * len(feedforward), (None,) * len(feedforward),
+                torch.full((x.shape[0], len(feedforward)), torch.nan, device=x.device),
+            )
+            first = _Timestep.of(dynamics.readout(bare, layers=self._graph_layers), targets, self.cams, None)
+            # Its own pass, as the perturbed one: t = 0 is exactly what it is without recovery.
+            clean_feedforward = dynamics.feedforward(clean) if separate_clean else None
+        return Start(x, targets, clean, feedforward, clean_feedforward, first, self._start_key)
+
     def run(
         self,
         x: torch.Tensor,
@@ -209,6 +262,7 @@ class Engine:
         *,
         clean: torch.Tensor | None = None,
         feedback_partner: torch.Tensor | None = None,
+        start: Start | None = None,
     ) -> Iterator[Trajectories]:
         """Trajectories of every configuration on every image of `x`, one device batch at a time.
 
@@ -218,36 +272,43 @@ class Engine:
         `clean` [B, C, H, W], the clean originals of `x`, is required exactly when the engine
         computes `recovery`. `feedback_partner` [B] (a permutation of the images without fixed
         point) runs the shuffled-feedback control: image i receives image feedback_partner[i]'s
-        prediction, in every configuration.
+        prediction, in every configuration. `start` (`Engine.start` on these very x, targets and
+        clean, by an engine with the same backbone, maps and precision) is used instead of
+        computing the predictor-free part of t = 0 again; the numbers are the same either way.
         """
         if not configurations:
             raise ValueError("no configurations to run")
-        if targets.shape != (x.shape[0],):
-            raise ValueError(f"need one Grad-CAM target per image: got shape {tuple(targets.shape)} for {x.shape[0]} images")
         if bool(self.recovery) != (clean is not None):
             raise ValueError(
                 f"the clean inputs are needed exactly when recovery is computed: recovery={list(self.recovery)}, "
                 f"clean {'given' if clean is not None else 'not given'}"
             )
-        if clean is not None and clean.shape != x.shape:
-            raise ValueError(f"clean inputs of shape {tuple(clean.shape)} for perturbed inputs of shape {tuple(x.shape)}")
+        if start is None:
+            start = self.start(x, targets, clean)
+        elif start.x is not x or start.targets is not targets or start.clean is not clean:
+            raise ValueError("a shared t = 0 start must be of the very inputs, targets and clean inputs of the run")
+        elif start.made_for != self._start_key:
+            raise ValueError(
+                "a shared t = 0 start must come from an engine with the same backbone tensors, CAM request and precision"
+            )
         dynamics = self.dynamics
         images = x.shape[0]
         if feedback_partner is not None:
             if images < 2:
                 raise ValueError("shuffled feedback needs at least 2 images in an image batch: one image has no other to take feedback from")
             check_feedback_source(feedback_partner, images)
-        # sigma = 0: the perturbed run is the clean run, so its own trajectory is reused.
-        separate_clean = clean is not None and not torch.equal(clean, x)
+        separate_clean = start.clean_feedforward is not None
         plans = self._plans(configurations)
         shared_plan = plans[0]
         for plan in plans[1:]:
             shared_plan = shared_plan.union(plan)
         with computing_in(self.precision, self.device):
-            initial = dynamics.initial_state(x, shared_plan)
-            first = _Timestep.of(dynamics.readout(initial, layers=self._graph_layers), targets, self.cams, None)
-            # Its own pass, as the perturbed one: t = 0 is exactly what it is without recovery.
-            clean_initial = dynamics.initial_state(clean, shared_plan) if separate_clean else None
+            # Only the predictors run here: the backbone's part of t = 0 is the start's.
+            initial = dynamics.initial_state(x, shared_plan, start.feedforward)
+            clean_initial = None
+            if separate_clean:
+                clean_initial = dynamics.initial_state(clean, shared_plan, start.clean_feedforward)
+        first = replace(start.first, errors=initial.errors.float())
 
         per_batch = self.configurations_per_batch(images)
         # Every device batch holds `per_batch` configurations on all images: the same rows of x,

@@ -9,7 +9,8 @@ everything the numbers depend on. The numbers come from `pcgc.compute.engine.Eng
 A `condition` other than the real dynamics runs a control of `pcgc.spec.controls` (docs/mechanism.md)
 through the same engine; `recovery` adds, per image, timestep and PCoder, the correlation distance
 of the representation to the clean run's (`recovery/{reference}`), for which the clean inputs
-(noise level 0) are read beside the perturbed ones.
+(noise level 0) are read beside the perturbed ones. `extract_conditions` writes several conditions'
+files in one job, computing each image batch's t = 0 once for all of them (`pcgc.compute.engine.Start`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -29,8 +30,9 @@ from tqdm import tqdm
 
 from pcgc.compute.batching import engine_probe, resolve_batch_size
 from pcgc.compute.cam import CamRequest
+from pcgc.compute.controls import Condition
 from pcgc.compute.controls import condition as control_condition
-from pcgc.compute.engine import Engine
+from pcgc.compute.engine import Engine, Start
 from pcgc.compute.recovery import RECOVERY_REFERENCES
 from pcgc.spec.controls import TRAINED, batch_bounds, feedback_partners
 from pcgc.spec.hyperparameters import HyperParameters
@@ -39,7 +41,7 @@ from pcgc.spec.sweeps import image_subset
 from pcgc.storage.h5io import STRING, atomic_h5, cam_dataset_name, open_h5, read_json_attr, write_json_attrs
 from pcgc.storage.network_inputs import NetworkInputs, perturbation_attrs
 from pcgc.storage.overlap import BackgroundWriter, HostCopy
-from pcgc.storage.resume import BatchStore, batch_name, sole_writer
+from pcgc.storage.resume import BatchStore, batch_name, exclusive_writer
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,6 @@ def _check_condition(condition: str, recovery: Sequence[str], clean_inputs_h5: P
         raise ValueError("condition shuffled_feedback needs mechanism.shuffle_group")
 
 
-@sole_writer("out_h5")  # one job at a time writes the output and its batches
 def extract(
     network: NetworkInputs,
     *,
@@ -100,135 +101,248 @@ def extract(
 
     `images` runs a seeded subset of the selected images (`pcgc.spec.sweeps.image_subset`), in
     selection order; None runs them all."""
-    _check_condition(condition, recovery, clean_inputs_h5, shuffle_group)
+    _extract(
+        network, [_Output(condition, hps_name, Path(out_h5))], hps=hps, timesteps=timesteps, batch_size=batch_size,
+        cams=cams, config=config, overlap_writes=overlap_writes, control_seed=control_seed, shuffle_group=shuffle_group,
+        recovery=recovery, clean_inputs_h5=clean_inputs_h5, images=images,
+        batch_group=shuffle_group if condition == "shuffled_feedback" else None,
+    )
+
+
+def extract_conditions(
+    network: NetworkInputs,
+    *,
+    hps_name: str,
+    hps: HyperParameters,
+    outputs: Mapping[str, Path],
+    timesteps: int,
+    batch_size: int | str,
+    cams: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    overlap_writes: bool = True,
+    control_seed: int = 0,
+    shuffle_group: int | None = None,
+    recovery: Sequence[str] = (),
+    clean_inputs_h5: Path | None = None,
+    images: ImageSubset | None = None,
+) -> None:
+    """`extract` under several conditions of the set `hps_name` in one job: `outputs` maps each
+    condition to its file, recorded as the set `{hps_name}@{condition}`. Each file is the one
+    `extract` writes for its condition alone (the same numbers, to the bit, on the same image
+    batches), but every image batch's t = 0 feedforward pass, maps and logits, and the clean
+    inputs' feedforward pass, are computed once for all conditions (`pcgc.compute.engine.Start`):
+    the conditions share the backbone, and t = 0 does not depend on the coefficients or the
+    feedback. Every condition's image batches are whole groups of `shuffle_group` images (given),
+    the shuffled feedback's, whichever conditions run: so a condition's numbers do not depend on
+    which others share its job."""
+    if not outputs:
+        raise ValueError("no conditions to extract")
+    _extract(
+        network, [_Output(condition, f"{hps_name}@{condition}", Path(path)) for condition, path in outputs.items()],
+        hps=hps, timesteps=timesteps, batch_size=batch_size, cams=cams, config=config, overlap_writes=overlap_writes,
+        control_seed=control_seed, shuffle_group=shuffle_group, recovery=recovery, clean_inputs_h5=clean_inputs_h5,
+        images=images, batch_group=shuffle_group,
+    )
+
+
+@dataclass(frozen=True)
+class _Output:
+    """One extraction file of a job: the condition it runs and the set name it records."""
+
+    condition: str
+    hps_name: str
+    path: Path
+
+
+class _OutputFile:
+    """An output being written: its datasets (the maps' created as the first batch arrives) and its kept batches."""
+
+    def __init__(
+        self, out: h5py.File, store: BatchStore, count: int, states: int, num_pcoders: int, request: CamRequest, recovery: Sequence[str]
+    ) -> None:
+        self.out, self.store, self.request = out, store, request
+        self.count, self.states = count, states
+        self.arrays = {
+            "target_logit": out.create_dataset("target_logit", shape=(count, states), dtype="f4"),
+            "top1": out.create_dataset("top1", shape=(count, states), dtype="i4"),
+            "prediction_error": out.create_dataset("prediction_error", shape=(count, states, num_pcoders), dtype="f4"),
+            "representation_change": out.create_dataset("representation_change", shape=(count, states), dtype="f4"),
+            **{
+                _recovery_key(reference): out.create_dataset(f"recovery/{reference}", shape=(count, states, num_pcoders), dtype="f4")
+                for reference in recovery
+            },
+        }
+        self.maps: dict[tuple[str, str], h5py.Dataset] = {}
+
+    def write(self, start: int, stop: int, batch: HostCopy | dict[str, np.ndarray]) -> None:
+        if isinstance(batch, HostCopy):  # computed now, not resumed: kept for a rerun first
+            batch = batch.arrays()
+            self.store.save(batch_name(start, stop), batch)
+        for key in self.request.keys():
+            data = batch[_batch_key(*key)]
+            if key not in self.maps:
+                shape = data.shape[2:]
+                self.maps[key] = self.out.create_dataset(
+                    cam_dataset_name(*key), shape=(self.count, self.states) + shape, dtype="f4", chunks=(1, self.states) + shape
+                )
+            self.maps[key][start:stop] = data
+        for name, dataset in self.arrays.items():
+            dataset[start:stop] = batch[name]
+
+
+def _extract(
+    network: NetworkInputs,
+    outputs: Sequence[_Output],
+    *,
+    hps: HyperParameters,
+    timesteps: int,
+    batch_size: int | str,
+    cams: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    overlap_writes: bool,
+    control_seed: int,
+    shuffle_group: int | None,
+    recovery: Sequence[str],
+    clean_inputs_h5: Path | None,
+    images: ImageSubset | None,
+    batch_group: int | None,
+) -> None:
+    """The extraction files of `outputs` (module docstring), image batches of whole `batch_group`s."""
+    conditions = [output.condition for output in outputs]
+    if len(set(conditions)) != len(conditions):
+        raise ValueError(f"conditions {conditions}: each may be extracted once")
+    for condition in conditions:
+        _check_condition(condition, recovery, clean_inputs_h5, shuffle_group)
     targets, trained = network.load()
-    run = control_condition(condition, trained, hps, seed=control_seed)
-    # The configured set is recorded; the condition's coefficients (e.g. no feedback's) are run.
-    configured, hps, dynamics = hps, run.hyperparameters, run.dynamics
-    net = dynamics.net
+    # The configured set is recorded; each condition's coefficients (e.g. no feedback's) are run.
+    runs = [control_condition(condition, trained, hps, seed=control_seed) for condition in conditions]
+    net = trained.net
     if len(hps.beta) != net.num_pcoders:
-        raise ValueError(
-            f"hyperparameters.{hps_name}: {len(hps.beta)} values per coefficient, {network.spec} has {net.num_pcoders} PCoders"
-        )
+        names = ", ".join(output.hps_name for output in outputs)
+        raise ValueError(f"hyperparameters.{names}: {len(hps.beta)} values per coefficient, {network.spec} has {net.num_pcoders} PCoders")
     if cams is None:
         request = CamRequest.default(net.num_pcoders)
     else:
         request = CamRequest.from_config(dict(cams), net.num_pcoders, has_head_layer=net.head_layer is not None)
     torch_device = next(net.parameters()).device
     inputs_h5, selection_h5 = network.inputs_h5, network.selection_h5
+    shuffled = any(run.shuffled_feedback for run in runs)
 
-    with open_h5(inputs_h5) as source, _clean_source(clean_inputs_h5) as clean_source, atomic_h5(out_h5) as out:
-        targets.check_inputs(source, inputs_h5, selection_h5)
-        if clean_source is not None:
-            targets.check_inputs(clean_source, clean_inputs_h5, selection_h5)
-            clean_noise = read_json_attr(clean_source, "noise", clean_inputs_h5)
-            if float(clean_noise["sigma"]) != 0.0:
-                raise ValueError(f"{clean_inputs_h5}: the clean inputs of recovery must have sigma 0, got {clean_noise['sigma']}")
-        rows = _Rows(source["inputs"].shape[0], images)
-        count = rows.count
-        states = timesteps + 1
-        num_pcoders = net.num_pcoders
-        batch_size = resolve_batch_size(
-            batch_size, torch_device, engine_probe(
-                dynamics, torch.from_numpy(rows.read(source["inputs"], 0, 1)).to(torch_device),
-                torch.from_numpy(rows.read(targets.cam_target, 0, 1)).to(torch_device),
-                hps, timesteps=timesteps, diagnostics=True, precision=network.precision, cams=request,
-            ), limit=count,
-        )
-        cam_target = rows.read(targets.cam_target)
-        out.create_dataset("image_id", data=rows.read(targets.image_id).astype(object), dtype=STRING)
-        out.create_dataset("cam_target", data=cam_target)
-        target_logit = out.create_dataset("target_logit", shape=(count, states), dtype="f4")
-        top1 = out.create_dataset("top1", shape=(count, states), dtype="i4")
-        errors = out.create_dataset("prediction_error", shape=(count, states, num_pcoders), dtype="f4")
-        change = out.create_dataset("representation_change", shape=(count, states), dtype="f4")
-        distances = {
-            reference: out.create_dataset(f"recovery/{reference}", shape=(count, states, num_pcoders), dtype="f4")
-            for reference in recovery
-        }
-        shuffled = run.shuffled_feedback
-        partners = feedback_partners(count, shuffle_group, control_seed) if shuffled else None
-        maps: dict[tuple[str, str], h5py.Dataset] = {}
-        start_time = time.perf_counter()
-        progress = tqdm(total=count, unit="img", desc=f"extract {hps_name}", file=sys.stderr, dynamic_ncols=True)
-        provenance = network.provenance(dynamics)
-        store = BatchStore(
-            out_h5,
-            {
-                "hyperparameters": hps.as_dict(), "timesteps": timesteps, "batch_size": batch_size,
-                "cams": request.as_dict(), **provenance,
-                **({} if condition == TRAINED and not recovery else _condition_attrs(condition, control_seed, shuffle_group, recovery)),
-                "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5), **rows.attrs(),
-            },
-        )
-
-        def write(start: int, stop: int, batch: HostCopy | dict[str, np.ndarray]) -> None:
-            if isinstance(batch, HostCopy):  # computed now, not resumed: kept for a rerun first
-                batch = batch.arrays()
-                store.save(batch_name(start, stop), batch)
-            for key in request.keys():
-                data = batch[_batch_key(*key)]
-                if key not in maps:
-                    shape = data.shape[2:]
-                    maps[key] = out.create_dataset(
-                        cam_dataset_name(*key), shape=(count, states) + shape, dtype="f4", chunks=(1, states) + shape
-                    )
-                maps[key][start:stop] = data
-            target_logit[start:stop] = batch["target_logit"]
-            top1[start:stop] = batch["top1"]
-            errors[start:stop] = batch["prediction_error"]
-            change[start:stop] = batch["representation_change"]
-            for reference, dataset in distances.items():
-                dataset[start:stop] = batch[_recovery_key(reference)]
-
-        with BackgroundWriter(threaded=overlap_writes) as writer:
-            # Shuffled feedback: batches of whole groups, so the permutation never depends on them.
-            for start, stop in batch_bounds(count, batch_size, shuffle_group if shuffled else None):
-                batch = store.load(batch_name(start, stop))
-                if batch is None:
-                    x = torch.from_numpy(rows.read(source["inputs"], start, stop)).to(torch_device)
-                    cam_targets = torch.from_numpy(cam_target[start:stop]).to(torch_device)
-                    clean = None if clean_source is None else torch.from_numpy(rows.read(clean_source["inputs"], start, stop)).to(torch_device)
-                    partner = None if partners is None else torch.tensor(partners[start:stop], device=torch_device) - start
-                    # One configuration: a device batch is exactly this image batch, no padding.
-                    engine = Engine(
-                        dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision, cams=request,
-                        recovery=recovery,
-                    )
-                    (result,) = engine.run(x, cam_targets, [hps], timesteps, clean=clean, feedback_partner=partner)
-                    batch = HostCopy(
-                        {name: getattr(result, name) for name in BATCH_ARRAYS}
-                        | {_batch_key(*key): raw for key, raw in result.cams.items()}
-                        | {_recovery_key(reference): d for reference, d in result.recovery.items()}
-                    )
-                writer.submit(write, start, stop, batch)
-                progress.update(stop - start)
-        progress.close()
-        seconds = time.perf_counter() - start_time
-        accuracy = (top1[:] == cam_target[:, None]).mean(0)
-        write_json_attrs(
-            out,
-            {
-                "hyperparameter_set": hps_name,
-                "hyperparameters": hps.as_dict(),
-                **({} if condition == TRAINED and not recovery else {
-                    **_condition_attrs(condition, control_seed, shuffle_group, recovery),
-                    "configured_hyperparameters": configured.as_dict(),
-                }),
-                "timesteps": timesteps,
-                "cams": request.as_dict(),
-                **rows.attrs(),
-                "cam_target": targets.selection["cam_target"],
-                **perturbation_attrs(source, inputs_h5),
-                "geometry": read_json_attr(source, "geometry", inputs_h5),
-                **provenance,
-                "config": dict(config or {}),
-            },
-        )
-    store.remove()
+    with ExitStack() as writers:  # one job at a time writes each output and its batches
+        for output in outputs:
+            writers.enter_context(exclusive_writer(output.path))
+        with ExitStack() as files:
+            source = files.enter_context(open_h5(inputs_h5))
+            clean_source = files.enter_context(_clean_source(clean_inputs_h5))
+            targets.check_inputs(source, inputs_h5, selection_h5)
+            if clean_source is not None:
+                targets.check_inputs(clean_source, clean_inputs_h5, selection_h5)
+                clean_noise = read_json_attr(clean_source, "noise", clean_inputs_h5)
+                if float(clean_noise["sigma"]) != 0.0:
+                    raise ValueError(f"{clean_inputs_h5}: the clean inputs of recovery must have sigma 0, got {clean_noise['sigma']}")
+            rows = _Rows(source["inputs"].shape[0], images)
+            count = rows.count
+            states = timesteps + 1
+            batch_size = resolve_batch_size(
+                batch_size, torch_device, engine_probe(
+                    runs[0].dynamics, torch.from_numpy(rows.read(source["inputs"], 0, 1)).to(torch_device),
+                    torch.from_numpy(rows.read(targets.cam_target, 0, 1)).to(torch_device),
+                    hps, timesteps=timesteps, diagnostics=True, precision=network.precision, cams=request,
+                ), limit=count,
+            )
+            cam_target = rows.read(targets.cam_target)
+            image_id = rows.read(targets.image_id).astype(object)
+            partners = feedback_partners(count, shuffle_group, control_seed) if shuffled else None
+            provenance = [network.provenance(run.dynamics) for run in runs]
+            written = []
+            for output, run, run_provenance in zip(outputs, runs, provenance):
+                out = files.enter_context(atomic_h5(output.path))
+                out.create_dataset("image_id", data=image_id, dtype=STRING)
+                out.create_dataset("cam_target", data=cam_target)
+                extra = _condition_attrs(output.condition, control_seed, shuffle_group, recovery)
+                store = BatchStore(
+                    output.path,
+                    {
+                        "hyperparameters": run.hyperparameters.as_dict(), "timesteps": timesteps, "batch_size": batch_size,
+                        "cams": request.as_dict(), **run_provenance,
+                        **({} if output.condition == TRAINED and not recovery else extra),
+                        "inputs": sha256_file(inputs_h5), "selection": sha256_file(selection_h5), **rows.attrs(),
+                    },
+                )
+                written.append(_OutputFile(out, store, count, states, net.num_pcoders, request, recovery))
+            start_time = time.perf_counter()
+            label = outputs[0].hps_name if len(outputs) == 1 else f"{len(outputs)} conditions"
+            progress = tqdm(total=count, unit="img", desc=f"extract {label}", file=sys.stderr, dynamic_ncols=True)
+            with BackgroundWriter(threaded=overlap_writes) as writer:
+                # Shuffled feedback: batches of whole groups, so the permutation never depends on them.
+                for start, stop in batch_bounds(count, batch_size, batch_group):
+                    batches = [output.store.load(batch_name(start, stop)) for output in written]
+                    missing = [k for k, batch in enumerate(batches) if batch is None]
+                    if missing:
+                        x = torch.from_numpy(rows.read(source["inputs"], start, stop)).to(torch_device)
+                        clean = None
+                        if clean_source is not None:
+                            clean = torch.from_numpy(rows.read(clean_source["inputs"], start, stop)).to(torch_device)
+                        cam_targets = torch.from_numpy(cam_target[start:stop]).to(torch_device)
+                        partner = None if partners is None else torch.tensor(partners[start:stop], device=torch_device) - start
+                        shared = None  # t = 0 without the predictors: the same under every condition
+                        for k in missing:
+                            # One configuration: a device batch is exactly this image batch, no padding.
+                            engine = Engine(
+                                runs[k].dynamics, batch_size=stop - start, diagnostics=True, precision=network.precision,
+                                cams=request, recovery=recovery,
+                            )
+                            if shared is None:
+                                shared = engine.start(x, cam_targets, clean)
+                            batches[k] = _batch_arrays(engine, shared, runs[k], timesteps, partner)
+                    for output, batch in zip(written, batches):
+                        writer.submit(output.write, start, stop, batch)
+                    progress.update(stop - start)
+            progress.close()
+            seconds = time.perf_counter() - start_time
+            for output, run, run_provenance, file in zip(outputs, runs, provenance, written):
+                attrs = {}
+                if output.condition != TRAINED or recovery:
+                    attrs = {
+                        **_condition_attrs(output.condition, control_seed, shuffle_group, recovery),
+                        "configured_hyperparameters": hps.as_dict(),
+                    }
+                write_json_attrs(
+                    file.out,
+                    {
+                        "hyperparameter_set": output.hps_name,
+                        "hyperparameters": run.hyperparameters.as_dict(),
+                        **attrs,
+                        "timesteps": timesteps,
+                        "cams": request.as_dict(),
+                        **rows.attrs(),
+                        "cam_target": targets.selection["cam_target"],
+                        **perturbation_attrs(source, inputs_h5),
+                        "geometry": read_json_attr(source, "geometry", inputs_h5),
+                        **run_provenance,
+                        "config": dict(config or {}),
+                    },
+                )
+                accuracy = (file.arrays["top1"][:] == cam_target[:, None]).mean(0)
+                log.info("%s: top-1 by timestep: %s", output.hps_name, " ".join(f"{a:.3f}" for a in accuracy))
+        for file in written:
+            file.store.remove()
     log.info(
-        "%d images x %d states in %.1f s (%.1f image-timesteps/s on %s); top-1 by timestep: %s",
-        count, states, seconds, count * states / seconds, torch_device, " ".join(f"{a:.3f}" for a in accuracy),
+        "%d images x %d states x %d condition(s) in %.1f s (%.1f image-timesteps/s on %s)",
+        count, states, len(outputs), seconds, count * states * len(outputs) / seconds, torch_device,
+    )
+
+
+def _batch_arrays(engine: Engine, start: Start, run: Condition, timesteps: int, partner: torch.Tensor | None) -> HostCopy:
+    """One condition's arrays of an image batch, from the batch's shared t = 0 `start`."""
+    (result,) = engine.run(
+        start.x, start.targets, [run.hyperparameters], timesteps, clean=start.clean,
+        feedback_partner=partner if run.shuffled_feedback else None, start=start,
+    )
+    return HostCopy(
+        {name: getattr(result, name) for name in BATCH_ARRAYS}
+        | {_batch_key(*key): raw for key, raw in result.cams.items()}
+        | {_recovery_key(reference): d for reference, d in result.recovery.items()}
     )
 
 
