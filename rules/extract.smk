@@ -15,12 +15,12 @@ rule extract:
         weights_identity=WEIGHTS["identity"],
     output:
         f"{RESULTS}/extract/{{hps}}/{{perturbation}}.h5",
-    wildcard_constraints:
-        hps=SET_NAME,  # a named set; its conditions (`{set}@{condition}`) are extract_conditions'
     log:
         log_path("extract/{hps}/{perturbation}"),
     benchmark:
         benchmark_path("extract/{hps}/{perturbation}")
+    wildcard_constraints:
+        hps=SET_NAME,  # a named set; its conditions (`{set}@{condition}`) are extract_conditions'
     conda:
         CONDA_ENV
     threads: NETWORK_JOBS.cpus

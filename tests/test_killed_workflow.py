@@ -54,25 +54,30 @@ def before_extraction(uninterrupted, destination: Path) -> Path:
     return destination
 
 
-def assert_killed_jobs_resumed(workdir: Path, killed: list[Path], reference: dict) -> None:
-    """The extraction files equal the uninterrupted run's, and the killed jobs resumed from their
-    batches (which are then gone)."""
+def assert_killed_jobs_resumed(workdir: Path, killed: dict[Path, bool], reference: dict) -> None:
+    """The extraction files equal the uninterrupted run's; the killed jobs that had stored batches
+    resumed from them, those killed before their first batch computed everything; no batches are left."""
     finished = extraction_files(workdir)
     assert sorted(finished) == sorted(reference)
     for name, path in finished.items():
         assert_same(contents(path, cams=None), reference[name])
-    for folder in killed:
+    for folder, had_batches in killed.items():
         output = folder.with_suffix("")
         assert not folder.exists()
         log = workdir / "results/tiny/logs" / output.relative_to(workdir / "results/tiny").with_suffix(".log")
-        assert "resumed:" in log.read_text(), log.read_text()
+        assert ("resumed:" in log.read_text()) == had_batches, (had_batches, log.read_text())
 
 
-def killed_extractions(workdir: Path, reference: dict) -> list[Path]:
-    """The `.batches` folders of the extractions that were killed mid-way; the finished files equal
-    the uninterrupted run's, and a killed job left no file under an output's name."""
-    killed = [p for p in (workdir / "results/tiny/extract").glob("*/*.h5.batches") if not p.with_suffix("").exists()]
-    assert killed, "no extraction was killed mid-way"
+def killed_extractions(workdir: Path, reference: dict) -> dict[Path, bool]:
+    """The `.batches` folders of the extractions that were killed mid-way, each with whether it had
+    stored a batch (a job killed just after it started has its folder but nothing in it yet); the
+    finished files equal the uninterrupted run's, and a killed job left no file under an output's name."""
+    killed = {
+        folder: any(folder.glob("*.npz"))
+        for folder in (workdir / "results/tiny/extract").glob("*/*.h5.batches")
+        if not folder.with_suffix("").exists()
+    }
+    assert any(killed.values()), f"no extraction was killed after storing a batch: {killed}"
     for name, path in extraction_files(workdir).items():
         assert_same(contents(path, cams=None), reference[name])
     return killed
